@@ -68,3 +68,34 @@ $(CSI_SANITY):
 	tmp=$$(mktemp -d $(dir $@).csi-sanity.XXXXXX) && \
 	env GOFLAGS=-buildvcs=false GOBIN=$$tmp go install -trimpath github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$(CSI_SANITY_VERSION) && \
 	mv -f $$tmp/csi-sanity $@ && rmdir $$tmp
+
+# helm renders deploy/chart for the deploy/ tests and `make manifests`. Built
+# from the nested module tools/helm (every dependency pinned in its go.sum).
+# The -X flags stamp what helm's own Makefile stamps into a release: the
+# version `helm version` reports, and the default Kubernetes version of
+# `helm template` (.Capabilities.KubeVersion), from its client-go v0.37.
+HELM_VERSION := v3.22.0
+HELM         := $(SECRETFS_TOOLS_DIR)/helm-$(HELM_VERSION)
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/internal/version.metadata= \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37
+export SECRETFS_HELM := $(HELM)
+
+.PHONY: helm manifests
+tools: helm
+helm: $(HELM)
+
+$(HELM):
+	@mkdir -p $(dir $@)
+	@echo "building $(notdir $@) into $(dir $@) (once per machine)"
+	cd $(TOOLS_MK_DIR)/tools/helm && $(TOOLS_GO) build -trimpath \
+		-ldflags "$(HELM_LDFLAGS)" \
+		-o $@.tmp.$$$$ helm.sh/helm/v3/cmd/helm && mv -f $@.tmp.$$$$ $@
+
+# manifests: copy the upstream CRDs into the chart and render the chart with
+# default values into deploy/manifests/ (deploy/ tests fail if either drifts).
+manifests: $(HELM)
+	SECRETFS_HELM=$(HELM) $(TOOLS_MK_DIR)/deploy/render.sh
