@@ -138,6 +138,7 @@ func (c *Cache) begin(e *entry) *call {
 	cl := &call{f: e.fetch, done: make(chan struct{})}
 	e.call = cl
 	c.stats.Fetches++
+	c.stats.InFlight++
 	return cl
 }
 
@@ -181,6 +182,7 @@ func (c *Cache) finish(k Key, e *entry, cl *call, v Value, err error, abandoned 
 	}
 	cl.res = c.result(e, err, abandoned, now)
 	e.call = nil
+	c.stats.InFlight--
 	var note Value
 	if changed {
 		note = clone(e.val)

@@ -57,6 +57,7 @@ type Stats struct {
 	Fetches     uint64 // Fetch calls started
 	FetchErrors uint64 // Fetch calls that failed (not counting cancellations)
 	Evictions   uint64 // entries dropped for space or idleness
+	InFlight    int    // fetches running now
 	Entries     int    // keys held
 	Bytes       int64  // sum of cached value sizes
 	// Staleness is the age of the oldest successful fetch among the
