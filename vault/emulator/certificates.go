@@ -1,0 +1,7 @@
+package emulator
+
+import "net/http"
+
+type certVersion struct{}
+
+func (s *Server) certificateRoutes(mux *http.ServeMux) {}
