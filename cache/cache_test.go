@@ -528,3 +528,18 @@ func TestIdleEntriesDropped(t *testing.T) {
 		t.Errorf("idle entry bytes = %q, want zeroed", b)
 	}
 }
+
+func TestRecentlyReadEntryRefreshedAheadWithoutReaders(t *testing.T) {
+	clk := newClock()
+	c := newCache(t, clk, cache.Options{})
+	s := newSource("v1", "one")
+	k := key("a")
+	get(t, c, k, s)
+	s.set("v2", "two", nil)
+	clk.Advance(ttl - ttl/20) // within the last tick before expiry, read within TTL
+
+	eventually(t, "background refresh", func() bool { v, _ := c.Peek(k); return v.Version == "v2" })
+	if st := c.Stats(); st.Stale != 0 || st.Misses != 1 {
+		t.Errorf("Stats = %+v, want no stale reads and only the first miss", st)
+	}
+}
