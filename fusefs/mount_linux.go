@@ -1,0 +1,183 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Server is one served secretfs file system: a mount made by Mount, or a
+// handed-over connection served by Serve. (The type cannot be called Mount:
+// that is the function's name.)
+type Server struct {
+	target string // mount point, or the "/dev/fd/N" a served connection came as
+	served bool   // true for Serve: the mount point belongs to someone else
+	srv    *fuse.Server
+	t      *tree
+	ctx    context.Context // for Source reads made by Changed; ends with the server
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the server stopped
+
+	mu        sync.Mutex // guards unmounted; serialises Unmount
+	unmounted bool
+}
+
+// Mount mounts files at target, read-only, and returns when the kernel has
+// answered INIT. Files are read from src lazily, on first lookup.
+func Mount(target string, files []File, src Source, opts Options) (*Server, error) {
+	return start(target, false, files, src, opts)
+}
+
+// Serve serves an already-mounted FUSE connection handed over as
+// "/dev/fd/N" (its owner mounted it with fd=N). It returns when INIT was
+// answered; the owner unmounts it, which ends the server (see Wait).
+func Serve(devFD string, files []File, src Source, opts Options) (*Server, error) {
+	if fd := parseDevFD(devFD); fd < 0 {
+		return nil, fmt.Errorf("fusefs: serve %q: want the form /dev/fd/N", devFD)
+	}
+	return start(devFD, true, files, src, opts)
+}
+
+func start(target string, served bool, files []File, src Source, opts Options) (*Server, error) {
+	l, err := planLayout(files)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", target, err)
+	}
+	opts = opts.withDefaults()
+	t := &tree{
+		src: src, opts: opts, layout: l,
+		byIno: map[uint64]*fs.Inode{},
+		files: map[string]*fileNode{},
+		dirs:  map[string]*dirNode{},
+	}
+	srv, err := fuse.NewServer(fs.NewNodeFS(&rootNode{dirNode{t: t}}, fsOptions(opts, served)), target, mountOptions(opts, served))
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", target, err)
+	}
+	m := newMount(target, served, srv, t)
+	if err := srv.WaitMount(); err != nil {
+		m.cancel()
+		return nil, fmt.Errorf("fusefs: mount %s: waiting for the kernel: %w", target, err)
+	}
+	return m, nil
+}
+
+// newMount starts the server loop and its watcher; both end when the
+// connection ends (Unmount, or an umount from outside).
+func newMount(target string, served bool, srv *fuse.Server, t *tree) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Server{target: target, served: served, srv: srv, t: t, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	go srv.Serve()
+	go func() {
+		srv.Wait()
+		cancel()
+		close(m.done)
+	}()
+	return m
+}
+
+// fsOptions sets the kernel cache policy: long timeouts (Changed pushes
+// every change), no negative entries, and inode numbers that are nodeids.
+func fsOptions(opts Options, served bool) *fs.Options {
+	timeout := opts.Timeout
+	return &fs.Options{
+		MountOptions: *mountOptions(opts, served),
+		EntryTimeout: &timeout,
+		AttrTimeout:  &timeout,
+		// No negative caching: ENOENT may be a Source's transient "object
+		// missing", which must not stick for an hour.
+		// nodeid == Ino(path): a server restarted on a kept connection
+		// resolves the kernel's nodeids (rootNode.LookupNode).
+		ExternalNodeID: true,
+		RootStableAttr: &fs.StableAttr{Ino: RootIno, Mode: syscall.S_IFDIR},
+		// Modes are exactly File.Mode: go-fuse would turn 0 into 0644.
+		NullPermissions: true,
+	}
+}
+
+// mountOptions: read-only, nosuid, nodev, noexec, allow_other with the
+// kernel checking permissions, and no READDIRPLUS so listing a directory
+// never loads file bytes.
+func mountOptions(opts Options, served bool) *fuse.MountOptions {
+	return &fuse.MountOptions{
+		AllowOther:         true,
+		FsName:             opts.Name,
+		Name:               defaultName,
+		Options:            []string{"default_permissions"},
+		DirectMount:        !served,
+		DirectMountStrict:  !served,
+		DirectMountFlags:   syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC,
+		DisableReadDirPlus: true,
+		DisableXAttrs:      true,
+		// A served connection may be forwarded through a socket by the
+		// keeper, where spliced replies arrive split (facts.md).
+		DisableSplice: served,
+		Debug:         opts.Debug,
+	}
+}
+
+// Changed tells the mount that path's content changed. It re-reads the file
+// from the Source (if it was ever loaded), then makes the kernel forget the
+// directory entry (inotify watchers get an event) and the file's
+// attributes and cached pages. It returns when the kernel has done so.
+func (m *Server) Changed(p string) {
+	f := m.t.files[p]
+	if f == nil {
+		return
+	}
+	if !f.reload(m.ctx) {
+		return // never looked up: the kernel holds nothing of it
+	}
+	// Outside every lock of ours: the kernel may wait for READs in
+	// flight, which this server must answer meanwhile.
+	parent := m.t.dirs[parentOf(p)]
+	parent.NotifyDelete(path.Base(p), f.EmbeddedInode())
+	f.NotifyContent(0, 0)
+}
+
+// Unmount unmounts the file system and waits for the server to stop. It is
+// idempotent, and a no-op if the mount was already unmounted from outside.
+// It fails while files on the mount are open (the kernel says EBUSY).
+func (m *Server) Unmount() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.unmounted || m.stopped() {
+		m.unmounted = true
+		return nil
+	}
+	if m.served {
+		return fmt.Errorf("fusefs: %s is a handed-over connection: unmount its mount point instead (then Wait): %w", m.target, errors.ErrUnsupported)
+	}
+	if err := m.srv.Unmount(); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("fusefs: unmount %s: target is busy (a file on it is still open, or something is mounted under it): %w", m.target, err)
+		}
+		return fmt.Errorf("fusefs: unmount %s: %w", m.target, err)
+	}
+	<-m.done
+	m.unmounted = true
+	return nil
+}
+
+func (m *Server) stopped() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait blocks until the server stops: after Unmount, or when the file
+// system was unmounted from outside (umount).
+func (m *Server) Wait() {
+	<-m.done
+}

@@ -1,0 +1,311 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"log"
+	"os"
+	"path"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// tree is what every node of one mount shares. It is immutable after
+// OnAdd, so it needs no lock.
+type tree struct {
+	src    Source
+	opts   Options
+	layout *layout
+	byIno  map[uint64]*fs.Inode // every node, for LookupNode
+	files  map[string]*fileNode // every file, for Changed
+	dirs   map[string]*dirNode  // every directory, for notifying parents
+}
+
+// content is one immutable version of a file. A pointer to it is swapped
+// whole, so a reader holding one never sees another version's bytes.
+type content struct {
+	data  []byte
+	mtime time.Time
+}
+
+// dirNode is the root or a history directory. Directories are always
+// answered with handles (OPENDIR is not ENOSYS), as the kernel's no_open
+// would otherwise apply to them too.
+type dirNode struct {
+	fs.Inode
+	t *tree
+}
+
+var (
+	_ fs.NodeLookuper  = (*dirNode)(nil)
+	_ fs.NodeGetattrer = (*dirNode)(nil)
+	_ fs.NodeStatfser  = (*dirNode)(nil)
+)
+
+// rootNode is the root directory; it builds the tree and revives nodes.
+type rootNode struct {
+	dirNode
+}
+
+var (
+	_ fs.NodeOnAdder     = (*rootNode)(nil)
+	_ fs.NodeLookupNoder = (*rootNode)(nil)
+)
+
+// OnAdd builds the whole tree under the root: names are known up front,
+// only file bytes are lazy.
+func (r *rootNode) OnAdd(ctx context.Context) {
+	t := r.t
+	t.byIno[RootIno] = r.EmbeddedInode()
+	t.dirs[""] = &r.dirNode
+	for _, e := range t.layout.entries[1:] {
+		parent := t.dirs[parentOf(e.path)]
+		var node fs.InodeEmbedder
+		mode := uint32(syscall.S_IFREG)
+		if e.dir {
+			dn := &dirNode{t: t}
+			t.dirs[e.path] = dn
+			node, mode = dn, syscall.S_IFDIR
+		} else {
+			fn := &fileNode{t: t, path: e.path, perm: uint32(e.perm)}
+			t.files[e.path] = fn
+			node = fn
+		}
+		child := parent.NewPersistentInode(ctx, node, fs.StableAttr{Mode: mode, Ino: Ino(e.path)})
+		parent.AddChild(path.Base(e.path), child, false)
+		t.byIno[Ino(e.path)] = child
+	}
+}
+
+// parentOf is the path of p's directory; "" for the root.
+func parentOf(p string) string {
+	if dir := path.Dir(p); dir != "." {
+		return dir
+	}
+	return ""
+}
+
+// Lookup resolves a name and, for a file, loads its bytes: the kernel needs
+// the size in the reply, and a Source error must fail the lookup rather than
+// produce an empty file.
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	child := d.GetChild(name)
+	if child == nil {
+		return nil, syscall.ENOENT
+	}
+	return child, fillEntry(ctx, child, &out.Attr)
+}
+
+// LookupNode revives a node from its nodeid alone, which is what a server
+// started on a kept /dev/fuse connection is asked for.
+func (r *rootNode) LookupNode(ctx context.Context, id uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n := r.t.byIno[id]
+	if n == nil {
+		return nil, syscall.ENOENT
+	}
+	return n, fillEntry(ctx, n, &out.Attr)
+}
+
+// fillEntry fills the attributes of a node returned by a lookup.
+func fillEntry(ctx context.Context, n *fs.Inode, a *fuse.Attr) syscall.Errno {
+	switch op := n.Operations().(type) {
+	case *fileNode:
+		c, errno := op.current(ctx)
+		if errno != 0 {
+			return errno
+		}
+		op.fill(c, a)
+	case *dirNode:
+		op.fill(a)
+	case *rootNode:
+		op.fill(a)
+	}
+	return 0
+}
+
+// Getattr answers for a directory: read-only, owned by root.
+func (d *dirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.fill(&out.Attr)
+	return 0
+}
+
+func (d *dirNode) fill(a *fuse.Attr) {
+	a.Mode = syscall.S_IFDIR | 0o555
+	a.Nlink = 2
+	a.Ino = d.StableAttr().Ino
+	a.Owner = fuse.Owner{Uid: 0, Gid: 0}
+}
+
+// Statfs reports an empty, read-only file system rather than ENOSYS, so df
+// and statvfs-based checks work.
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.NameLen = 255
+	out.Frsize = 4096
+	return 0
+}
+
+// fileNode is one file. Its bytes are loaded on first lookup and replaced
+// in place by Changed: the inode never changes, so a single file
+// bind-mounted elsewhere (kubelet's subPath) sees new versions.
+type fileNode struct {
+	fs.Inode
+	t    *tree
+	path string
+	perm uint32
+
+	// loadMu serialises Source reads of this file, so a lazy load that
+	// started before a change cannot install older bytes after it. It is
+	// never held while notifying the kernel, and Read never takes it.
+	loadMu sync.Mutex
+	// cur is the version served to new opens; nil until loaded or after a
+	// failed reload. Written under loadMu, read lock-free.
+	cur atomic.Pointer[content]
+}
+
+var (
+	_ fs.NodeGetattrer = (*fileNode)(nil)
+	_ fs.NodeOpener    = (*fileNode)(nil)
+	_ fs.NodeReader    = (*fileNode)(nil)
+	_ fs.NodeFlusher   = (*fileNode)(nil)
+)
+
+// current returns the served version, loading it from the Source first.
+func (f *fileNode) current(ctx context.Context) (*content, syscall.Errno) {
+	if c := f.cur.Load(); c != nil {
+		return c, 0
+	}
+	f.loadMu.Lock()
+	defer f.loadMu.Unlock()
+	if c := f.cur.Load(); c != nil {
+		return c, 0
+	}
+	c, errno := f.fetch(ctx)
+	if errno == 0 {
+		f.cur.Store(c)
+	}
+	return c, errno
+}
+
+// reload re-reads a loaded file after a change. It reports whether the
+// kernel may hold anything of this file (false if it was never loaded). A
+// failed read drops the old version, so the next access retries the Source
+// and reports its error: the Source, not this package, decides how long a
+// stale version may be served.
+func (f *fileNode) reload(ctx context.Context) bool {
+	f.loadMu.Lock()
+	defer f.loadMu.Unlock()
+	if f.cur.Load() == nil {
+		return false
+	}
+	c, errno := f.fetch(ctx)
+	if errno != 0 {
+		c = nil
+	}
+	f.cur.Store(c)
+	return true
+}
+
+// fetch reads the file from the Source. Must hold loadMu.
+func (f *fileNode) fetch(ctx context.Context) (*content, syscall.Errno) {
+	data, err := f.t.src.Read(ctx, f.path)
+	if err != nil {
+		errno := toErrno(err)
+		// The error text may carry vault output: log the class only.
+		log.Printf("fusefs: reading %q from the source failed: %v", f.path, errno)
+		return nil, errno
+	}
+	return &content{data: data, mtime: time.Now()}, 0
+}
+
+// toErrno maps Source errors to what a reader sees.
+func toErrno(err error) syscall.Errno {
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return syscall.EACCES
+	case errors.Is(err, os.ErrNotExist):
+		return syscall.ENOENT
+	default:
+		return syscall.EIO
+	}
+}
+
+// Getattr always answers with the current version, also for an fstat on an
+// older snapshot handle: the kernel caches these attributes for everyone.
+func (f *fileNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	c, errno := f.current(ctx)
+	if errno != 0 {
+		return errno
+	}
+	f.fill(c, &out.Attr)
+	return 0
+}
+
+func (f *fileNode) fill(c *content, a *fuse.Attr) {
+	a.Mode = syscall.S_IFREG | f.perm
+	a.Size = uint64(len(c.data))
+	a.Blocks = (a.Size + 511) / 512
+	a.Blksize = 4096
+	a.Nlink = 1
+	a.Ino = f.StableAttr().Ino
+	a.Owner = fuse.Owner{Uid: 0, Gid: 0}
+	a.SetTimes(&c.mtime, &c.mtime, &c.mtime)
+}
+
+// Open gives every open its own immutable snapshot, read with direct I/O so
+// the shared page cache can never mix versions (see the package doc). With
+// Options.NoOpen it answers ENOSYS, which switches the kernel to no_open
+// for the whole connection: opens never reach us again.
+func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if f.t.opts.NoOpen {
+		return nil, 0, syscall.ENOSYS
+	}
+	c, errno := f.current(ctx)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	return &snapshot{c: c}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
+}
+
+// Flush answers ENOSYS so the kernel stops sending FLUSH on close
+// (no_flush): nothing is ever written.
+func (f *fileNode) Flush(ctx context.Context, _ fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// Read serves the open's snapshot, or the current version under no_open.
+func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if s, ok := fh.(*snapshot); ok {
+		return s.c.read(dest, off), 0
+	}
+	c, errno := f.current(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return c.read(dest, off), 0
+}
+
+// read returns the bytes at off; past the end it returns none, which the
+// reader sees as EOF.
+func (c *content) read(dest []byte, off int64) fuse.ReadResult {
+	if off < 0 || off >= int64(len(c.data)) {
+		return fuse.ReadResultData(nil)
+	}
+	end := min(off+int64(len(dest)), int64(len(c.data)))
+	return fuse.ReadResultData(c.data[off:end])
+}
+
+// snapshot is an open file: the version current at open time, kept until
+// close.
+type snapshot struct {
+	c *content
+}
+
+var _ fs.FileHandle = (*snapshot)(nil)
