@@ -1,0 +1,72 @@
+package csi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/secretfs/secretfs/vault"
+)
+
+// codedError tags an error with the gRPC code its handler answers with. The
+// steps of a call return these; only the handler turns them into a status.
+type codedError struct {
+	code codes.Code
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+// withCode tags a formatted error with code; %w in format keeps the cause.
+func withCode(code codes.Code, format string, args ...any) error {
+	return &codedError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+func invalidArg(format string, args ...any) error {
+	return withCode(codes.InvalidArgument, format, args...)
+}
+
+func precondition(format string, args ...any) error {
+	return withCode(codes.FailedPrecondition, format, args...)
+}
+
+// codeOf chooses the gRPC code for err. Tagged errors keep their code;
+// errors from the Mounter are classified by their vault class:
+// a missing grant is PermissionDenied, a missing object FailedPrecondition
+// (NotFound would claim the volume ID is unknown), a bad object
+// InvalidArgument, throttling and outages Unavailable (kubelet retries).
+func codeOf(err error) codes.Code {
+	var ce *codedError
+	switch {
+	case err == nil:
+		return codes.OK
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, vault.ErrAccessDenied):
+		return codes.PermissionDenied
+	case errors.Is(err, vault.ErrNotFound):
+		return codes.FailedPrecondition
+	case errors.Is(err, vault.ErrInvalid):
+		return codes.InvalidArgument
+	case errors.Is(err, vault.ErrThrottled), errors.Is(err, vault.ErrUnavailable):
+		return codes.Unavailable
+	default:
+		return codes.Internal
+	}
+}
+
+// toStatus is the one place a handler's error becomes a gRPC status.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Error(codeOf(err), err.Error())
+}

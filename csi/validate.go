@@ -1,0 +1,74 @@
+package csi
+
+import (
+	"github.com/container-storage-interface/spec/lib/go/csi"
+)
+
+// publishRequest is a NodePublishVolume request that passed validation.
+type publishRequest struct {
+	volumeID  string
+	target    string
+	className string // the SecretProviderClass, in the pod's namespace
+	pod       PodInfo
+}
+
+// class names the SecretProviderClass as namespace/name.
+func (r publishRequest) class() string { return r.pod.Namespace + "/" + r.className }
+
+// validatePublish checks the request before anything is touched; every
+// refusal is InvalidArgument naming the field.
+func validatePublish(req *csi.NodePublishVolumeRequest) (publishRequest, error) {
+	r := publishRequest{volumeID: req.GetVolumeId(), target: req.GetTargetPath()}
+	switch {
+	case r.volumeID == "":
+		return r, invalidArg("volume_id: missing")
+	case r.target == "":
+		return r, invalidArg("target_path: missing")
+	}
+	if err := validateCapability(req.GetVolumeCapability()); err != nil {
+		return r, err
+	}
+	if !req.GetReadonly() {
+		return r, invalidArg("readonly: secretfs volumes are read-only; set readOnly: true on the pod's csi volume")
+	}
+	vc := req.GetVolumeContext()
+	r.className = vc[keyClass]
+	if r.className == "" {
+		return r, invalidArg("volume_context: %s missing; set volumeAttributes.%s to the SecretProviderClass name", keyClass, keyClass)
+	}
+	r.pod = PodInfo{Name: vc[keyPodName], Namespace: vc[keyPodNamespace], UID: vc[keyPodUID], ServiceAccount: vc[keyServiceAccount]}
+	switch {
+	case r.pod.Namespace == "":
+		return r, invalidArg("volume_context: %s missing; the CSIDriver object needs podInfoOnMount: true", keyPodNamespace)
+	case r.pod.Name == "":
+		return r, invalidArg("volume_context: %s missing; the CSIDriver object needs podInfoOnMount: true", keyPodName)
+	}
+	return r, nil
+}
+
+// validateCapability accepts a mount volume in a single-node mode or a
+// read-only mode. Kubelet always sends SINGLE_NODE_WRITER for inline
+// ephemeral volumes (it has no access mode to take from a PV), so a writer
+// mode alone cannot be refused; readonly is what makes the mount read-only.
+func validateCapability(vc *csi.VolumeCapability) error {
+	switch {
+	case vc == nil:
+		return invalidArg("volume_capability: missing")
+	case vc.GetBlock() != nil:
+		return invalidArg("volume_capability: block access is not supported; secretfs serves files (access_type mount)")
+	case vc.GetMount() == nil:
+		return invalidArg("volume_capability.access_type: missing; must be mount")
+	}
+	switch mode := vc.GetAccessMode().GetMode(); mode {
+	case csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY,
+		csi.VolumeCapability_AccessMode_MULTI_NODE_READER_ONLY,
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER,
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER,
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_MULTI_WRITER:
+		return nil
+	case csi.VolumeCapability_AccessMode_UNKNOWN:
+		return invalidArg("volume_capability.access_mode: missing")
+	default:
+		return invalidArg("volume_capability.access_mode %s: multi-node writers are not supported; secretfs volumes are read-only", mode)
+	}
+}
