@@ -1,0 +1,116 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	mountutils "k8s.io/mount-utils"
+
+	"github.com/secretfs/secretfs/csi"
+)
+
+// Manager mounts and unmounts volumes for the CSI node service. It
+// implements csi.Mounter; the CSI layer serializes calls per target.
+type Manager struct {
+	node    *Node
+	backend Backend
+
+	mu     sync.Mutex
+	mounts map[string]*mounted // by target path; guarded by mu
+}
+
+type mounted struct {
+	vol *Volume
+	m   Mounted
+}
+
+var _ csi.Mounter = (*Manager)(nil)
+
+// NewManager returns a Manager that opens volumes on node and shows them
+// with backend.
+func NewManager(node *Node, backend Backend) *Manager {
+	return &Manager{node: node, backend: backend, mounts: map[string]*mounted{}}
+}
+
+// Mount authenticates, fetches every object, then mounts at the target. A
+// target already mounted is a republish: the new credentials are checked
+// and used, and nothing is fetched while the cache is fresh.
+func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
+	if cur := m.lookup(r.TargetPath); cur != nil {
+		return cur.vol.Reauthenticate(ctx, r.Creds)
+	}
+	vol, err := m.node.Open(ctx, r.Params, r.Creds)
+	if err != nil {
+		return err
+	}
+	shown, err := Show(ctx, m.backend, r.TargetPath, vol)
+	if err != nil {
+		vol.Close()
+		return err
+	}
+	m.mu.Lock()
+	m.mounts[r.TargetPath] = &mounted{vol: vol, m: shown}
+	m.mu.Unlock()
+	return nil
+}
+
+// Unmount removes the volume at target and the target directory. It also
+// cleans a target this process does not know: one left mounted by an
+// earlier process, or a FUSE mount whose server died (ENOTCONN).
+func (m *Manager) Unmount(ctx context.Context, target string) error {
+	m.mu.Lock()
+	cur := m.mounts[target]
+	delete(m.mounts, target)
+	m.mu.Unlock()
+	if cur != nil {
+		cur.vol.Close()
+		if err := cur.m.Unmount(); err != nil {
+			return fmt.Errorf("unmounting %s: %w", target, err)
+		}
+	}
+	return cleanup(target)
+}
+
+// Close unmounts nothing: mounted volumes outlive the process, like tmpfs.
+// It forgets the volumes so their change routes are dropped.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for t, cur := range m.mounts {
+		cur.vol.Close()
+		delete(m.mounts, t)
+	}
+}
+
+// Volume returns the volume mounted at target, if this process mounted it.
+func (m *Manager) Volume(target string) (*Volume, bool) {
+	cur := m.lookup(target)
+	if cur == nil {
+		return nil, false
+	}
+	return cur.vol, true
+}
+
+func (m *Manager) lookup(target string) *mounted {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mounts[target]
+}
+
+// cleanup unmounts whatever is still mounted at target (including a
+// corrupted mount that answers ENOTCONN) and removes the directory. A
+// missing target is already clean.
+func cleanup(target string) error {
+	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := mountutils.CleanupMountPoint(target, mountutils.New(""), true); err != nil {
+		slog.Warn("cleaning mount point", "target", target, "err", err)
+		return fmt.Errorf("cleaning up %s: %w", target, err)
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/secretfs/secretfs/cache"
+	"github.com/secretfs/secretfs/vault"
+)
+
+// Node is what every volume on a node shares: the cache, the credential
+// cache, and the routing of cache change notifications to volumes.
+type Node struct {
+	cache      *cache.Cache
+	creds      *vault.Credentials
+	clientOpts vault.ClientOptions
+	cancel     func() // stops the cache subscription
+
+	mu sync.Mutex
+	// routes maps a cache key to the volumes, and their file paths, that show
+	// it. Guarded by mu.
+	routes map[cache.Key]map[*Volume][]string
+}
+
+// NewNode returns a Node reading through c. It subscribes to c's change
+// notifications until Close.
+func NewNode(c *cache.Cache, creds *vault.Credentials, opts vault.ClientOptions) *Node {
+	n := &Node{cache: c, creds: creds, clientOpts: opts, routes: map[cache.Key]map[*Volume][]string{}}
+	n.cancel = c.Subscribe(n.changed)
+	return n
+}
+
+// Close stops routing change notifications.
+func (n *Node) Close() { n.cancel() }
+
+// Cache returns the node-wide cache, for metrics.
+func (n *Node) Cache() *cache.Cache { return n.cache }
+
+// changed tells every volume showing k which of its files changed. It runs
+// outside n.mu when calling volumes, so a backend may read back at once.
+func (n *Node) changed(k cache.Key, _ cache.Value) {
+	n.mu.Lock()
+	targets := make(map[*Volume][]string, len(n.routes[k]))
+	for v, paths := range n.routes[k] {
+		targets[v] = append([]string(nil), paths...)
+	}
+	n.mu.Unlock()
+	for v, paths := range targets {
+		v.notify(paths)
+	}
+}
+
+func (n *Node) route(k cache.Key, v *Volume, path string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.routes[k] == nil {
+		n.routes[k] = map[*Volume][]string{}
+	}
+	n.routes[k][v] = append(n.routes[k][v], path)
+}
+
+func (n *Node) unroute(v *Volume) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, vols := range n.routes {
+		delete(vols, v)
+		if len(vols) == 0 {
+			delete(n.routes, k)
+		}
+	}
+}
+
+// Open authenticates the pod's credentials, then fetches every file of the
+// volume in parallel through the cache. One failure fails the whole open.
+func (n *Node) Open(ctx context.Context, p *vault.Params, pc vault.PodCredentials) (*Volume, error) {
+	client, id, err := n.authenticate(ctx, p, pc)
+	if err != nil {
+		return nil, err
+	}
+	v := &Volume{node: n, params: p, id: id, client: client, byPath: map[string]vault.File{}}
+	for _, f := range p.Files() {
+		v.byPath[f.Path] = f
+	}
+	if err := v.prefetch(ctx); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// authenticate makes the pod's own credential produce a token for the vault
+// before anything cached may be served to it. Credentials are cached per
+// secret, so a fresh token is not requested on every call.
+func (n *Node) authenticate(ctx context.Context, p *vault.Params, pc vault.PodCredentials) (*vault.Client, vault.Identity, error) {
+	cred, id, err := n.creds.Get(p, pc)
+	if err != nil {
+		return nil, id, err
+	}
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vault.Scope(p)}}); err != nil {
+		return nil, id, fmt.Errorf("client %q of tenant %q could not get a token for vault %q: %w",
+			id.ClientID, id.TenantID, p.VaultName, errors.Join(vault.ErrAccessDenied, err))
+	}
+	client, err := vault.NewClient(p.VaultURL(), cred, n.clientOpts)
+	if err != nil {
+		return nil, id, err
+	}
+	return client, id, nil
+}
+
+// Volume is one mounted volume: its identity, client and files.
+type Volume struct {
+	node   *Node
+	params *vault.Params
+	id     vault.Identity
+	byPath map[string]vault.File // all files the parameters name; fixed
+
+	mu sync.Mutex
+	// client is replaced when kubelet republishes with fresher credentials.
+	client *vault.Client // guarded by mu
+	// files are the files that exist: history entries beyond the versions
+	// Key Vault holds are left out. Set once by prefetch.
+	files []vault.File
+	// onChange is the backend's invalidation hook. Guarded by mu.
+	onChange func(path string)
+	// releases undo the cache holds that keep this volume's keys refreshed
+	// ahead: the kernel serves most reads, so the cache cannot see them.
+	releases []func() // guarded by mu
+}
+
+// Params returns the volume's parameters.
+func (v *Volume) Params() *vault.Params { return v.params }
+
+// Identity returns who the volume authenticates as.
+func (v *Volume) Identity() vault.Identity { return v.id }
+
+// Files returns the files the volume shows, in parameter order.
+func (v *Volume) Files() []vault.File { return v.files }
+
+// OnChange sets the function told about each changed file path.
+func (v *Volume) OnChange(fn func(path string)) {
+	v.mu.Lock()
+	v.onChange = fn
+	v.mu.Unlock()
+}
+
+// Reauthenticate checks new pod credentials (kubelet republishes with a fresh
+// service-account token) and uses them for later fetches.
+func (v *Volume) Reauthenticate(ctx context.Context, pc vault.PodCredentials) error {
+	client, id, err := v.node.authenticate(ctx, v.params, pc)
+	if err != nil {
+		return err
+	}
+	if id != v.id {
+		return fmt.Errorf("republish authenticated as client %q, the volume was mounted as %q: unpublish and publish again: %w",
+			id.ClientID, v.id.ClientID, vault.ErrInvalid)
+	}
+	v.mu.Lock()
+	v.client = client
+	v.mu.Unlock()
+	return nil
+}
+
+// Close stops change notifications and refresh-ahead for v's objects.
+func (v *Volume) Close() {
+	v.node.unroute(v)
+	v.mu.Lock()
+	releases := v.releases
+	v.releases = nil
+	v.mu.Unlock()
+	for _, release := range releases {
+		release()
+	}
+}
+
+// Read returns the current bytes of the file at path. It implements
+// fusefs.Source. The slice is the caller's (the cache hands out copies).
+func (v *Volume) Read(ctx context.Context, path string) ([]byte, error) {
+	f, ok := v.byPath[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
+	val, err := v.get(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return val.Bytes, nil
+}
+
+// Versions returns the Key Vault version each file currently shows, by path,
+// for status reporting.
+func (v *Volume) Versions(ctx context.Context) map[string]string {
+	out := make(map[string]string, len(v.files))
+	for _, f := range v.files {
+		if val, err := v.get(ctx, f); err == nil {
+			out[f.Path] = val.Version
+		}
+	}
+	return out
+}
+
+func (v *Volume) get(ctx context.Context, f vault.File) (cache.Value, error) {
+	if f.History < 0 {
+		return v.object(ctx, f.Object, f.Object.Version)
+	}
+	versions, err := v.versions(ctx, f.Object)
+	if err != nil {
+		return cache.Value{}, err
+	}
+	if f.History >= len(versions) {
+		return cache.Value{}, fmt.Errorf("%s: %s %q has %d enabled versions: %w",
+			f.Path, f.Object.Type, f.Object.Name, len(versions), os.ErrNotExist)
+	}
+	return v.object(ctx, f.Object, versions[f.History])
+}
+
+func (v *Volume) object(ctx context.Context, o vault.Object, version string) (cache.Value, error) {
+	return v.node.cache.Get(ctx, v.key(o, version, o.Variant()), func(ctx context.Context) (cache.Value, error) {
+		c, err := v.currentClient().Fetch(ctx, o, version)
+		return cache.Value{Bytes: c.Bytes, Version: c.Version}, err
+	})
+}
+
+// versions returns the object's versions, newest enabled first; the list
+// itself is cached like an object so history directories rotate too.
+func (v *Volume) versions(ctx context.Context, o vault.Object) ([]string, error) {
+	val, err := v.node.cache.Get(ctx, v.historyKey(o), func(ctx context.Context) (cache.Value, error) {
+		vs, err := v.currentClient().Versions(ctx, o, o.VersionHistory)
+		if err != nil {
+			return cache.Value{}, err
+		}
+		list := strings.Join(vs, "\n")
+		return cache.Value{Bytes: []byte(list), Version: list}, nil
+	})
+	if err != nil || len(val.Bytes) == 0 {
+		return nil, err
+	}
+	return strings.Split(string(val.Bytes), "\n"), nil
+}
+
+func (v *Volume) historyKey(o vault.Object) cache.Key {
+	return v.key(o, "", fmt.Sprintf("versions:%d", o.VersionHistory))
+}
+
+func (v *Volume) key(o vault.Object, version, variant string) cache.Key {
+	return cache.Key{
+		Tenant: v.id.TenantID, ClientID: v.id.ClientID, Vault: v.params.VaultURL(),
+		Type: string(o.Type), Name: o.Name, Version: version, Variant: variant,
+	}
+}
+
+func (v *Volume) currentClient() *vault.Client {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.client
+}
+
+// prefetch fetches every file in parallel and registers the cache keys whose
+// changes concern each file.
+func (v *Volume) prefetch(ctx context.Context) error {
+	all := v.params.Files()
+	exists := make([]bool, len(all))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, f := range all {
+		g.Go(func() error {
+			_, err := v.get(gctx, f)
+			if f.History >= 0 && errors.Is(err, os.ErrNotExist) {
+				return nil // fewer versions than the history asks for
+			}
+			if err != nil {
+				return fmt.Errorf("%s %q (file %q): %w", f.Object.Type, f.Object.Name, f.Path, err)
+			}
+			exists[i] = true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, f := range all {
+		if !exists[i] {
+			continue
+		}
+		v.files = append(v.files, f)
+		if f.History >= 0 {
+			v.watch(v.historyKey(f.Object), f.Path)
+		} else if !f.Object.Pinned() {
+			v.watch(v.key(f.Object, "", f.Object.Variant()), f.Path)
+		}
+	}
+	return nil
+}
+
+// watch routes k's changes to path and keeps k refreshed ahead while the
+// volume is open.
+func (v *Volume) watch(k cache.Key, path string) {
+	v.node.route(k, v, path)
+	release := v.node.cache.Hold(k)
+	v.mu.Lock()
+	v.releases = append(v.releases, release)
+	v.mu.Unlock()
+}
+
+func (v *Volume) notify(paths []string) {
+	v.mu.Lock()
+	fn := v.onChange
+	v.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	for _, p := range paths {
+		fn(p)
+	}
+}
