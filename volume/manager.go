@@ -75,7 +75,10 @@ func (m *Manager) Unmount(ctx context.Context, target string) error {
 	return cleanup(target)
 }
 
-// Close unmounts nothing: mounted volumes outlive the process, like tmpfs.
+// Backend names the backend volumes are shown with: "fuse" or "files".
+func (m *Manager) Backend() string { return m.backend.Name() }
+
+// Close closes the node (its cache subscription) and unmounts nothing: mounted volumes outlive the process, like tmpfs.
 // It forgets the volumes so their change routes are dropped.
 func (m *Manager) Close() {
 	m.mu.Lock()
@@ -84,6 +87,18 @@ func (m *Manager) Close() {
 		cur.vol.Close()
 		delete(m.mounts, t)
 	}
+	m.node.Close()
+}
+
+// UnmountDead unmounts target if it is a mount whose FUSE server is gone
+// (stat answers ENOTCONN), keeping the directory, so a republish can mount
+// it again. A healthy mount or a plain directory is left alone.
+func UnmountDead(target string) error {
+	_, err := os.Stat(target)
+	if err == nil || !mountutils.IsCorruptedMnt(err) {
+		return nil
+	}
+	return mountutils.New("").Unmount(target)
 }
 
 // Volume returns the volume mounted at target, if this process mounted it.

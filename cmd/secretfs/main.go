@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return flag.ErrHelp
 	}
 	commands := map[string]func(context.Context, []string, io.Writer) error{
+		"node":     runNode,
 		"mount":    runMount,
 		"emulator": runEmulator,
 		"demo":     runDemo,
