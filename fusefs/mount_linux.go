@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
+	"log"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Server is one served secretfs file system: a mount made by Mount, or a
@@ -25,6 +27,9 @@ type Server struct {
 	ctx    context.Context // for Source reads made by Changed; ends with the server
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the server stopped
+	// dev is the mount's device number, to recognise it again when
+	// touching (0 for a served connection, which is never touched).
+	dev uint64
 
 	mu        sync.Mutex // guards unmounted; serialises Unmount
 	unmounted bool
@@ -67,7 +72,34 @@ func start(target string, served bool, files []File, src Source, opts Options) (
 		m.cancel()
 		return nil, fmt.Errorf("fusefs: mount %s: waiting for the kernel: %w", target, err)
 	}
+	if served {
+		return m, nil
+	}
+	if m.dev, err = makeReadOnly(target); err != nil {
+		if syscall.Unmount(target, 0) == nil {
+			m.Wait()
+		}
+		return nil, fmt.Errorf("fusefs: mount %s: %w", target, err)
+	}
 	return m, nil
+}
+
+// publicFlags are the flags of the mount everyone sees.
+const publicFlags = syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC
+
+// makeReadOnly makes the fresh mount at target read-only, as a mount flag:
+// the superblock stays writable, so touch can write through a private
+// clone, while the mount everyone sees (and every bind mount made from it)
+// is not. It returns the mount's device number.
+func makeReadOnly(target string) (uint64, error) {
+	if err := syscall.Mount("", target, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|publicFlags, ""); err != nil {
+		return 0, fmt.Errorf("making it read-only: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(target, &st); err != nil {
+		return 0, fmt.Errorf("stat after mounting: %w", err)
+	}
+	return st.Dev, nil
 }
 
 // newMount starts the server loop and its watcher; both end when the
@@ -114,7 +146,7 @@ func mountOptions(opts Options, served bool) *fuse.MountOptions {
 		Options:            []string{"default_permissions"},
 		DirectMount:        !served,
 		DirectMountStrict:  !served,
-		DirectMountFlags:   syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC,
+		DirectMountFlags:   publicFlags, // read-only comes with cloneReadWrite
 		DisableReadDirPlus: true,
 		DisableXAttrs:      true,
 		// A served connection may be forwarded through a socket by the
@@ -125,9 +157,11 @@ func mountOptions(opts Options, served bool) *fuse.MountOptions {
 }
 
 // Changed tells the mount that path's content changed. It re-reads the file
-// from the Source (if it was ever loaded), then makes the kernel forget the
-// directory entry (inotify watchers get an event) and the file's
-// attributes and cached pages. It returns when the kernel has done so.
+// from the Source (if it was ever loaded), makes the kernel drop the file's
+// attributes and cached pages, then sets the file's times to the new
+// version's mtime through the private clone, so inotify watchers of the file
+// and of its directory get IN_ATTRIB (fsnotify: Chmod). It returns when the
+// kernel has done so. The inode stays the same: bind mounts follow.
 func (m *Server) Changed(p string) {
 	f := m.t.files[p]
 	if f == nil {
@@ -138,9 +172,45 @@ func (m *Server) Changed(p string) {
 	}
 	// Outside every lock of ours: the kernel may wait for READs in
 	// flight, which this server must answer meanwhile.
-	parent := m.t.dirs[parentOf(p)]
-	parent.NotifyDelete(path.Base(p), f.EmbeddedInode())
 	f.NotifyContent(0, 0)
+	m.touch(f)
+}
+
+// touch sets f's times to its current mtime through a private read-write
+// clone of the mount, made for the occasion (a clone kept open would keep
+// the connection alive after an umount from outside). Failures are logged,
+// not returned: the content is already current, only the event is lost.
+func (m *Server) touch(f *fileNode) {
+	c := f.cur.Load()
+	if m.served || c == nil {
+		return
+	}
+	if err := m.touchAt(f.path, c.mtime); err != nil {
+		log.Printf("fusefs: %s: telling watchers about %q: %v", m.target, f.path, err)
+	}
+}
+
+func (m *Server) touchAt(p string, mtime time.Time) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, m.target, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("cloning the mount: %w", err)
+	}
+	defer unix.Close(fd)
+	// Only ever write to this mount: the target may have been unmounted
+	// or covered since.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Dev != m.dev || st.Ino != RootIno {
+		return fmt.Errorf("%s is no longer this mount (stat: %v)", m.target, err)
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		return fmt.Errorf("making the clone writable: %w", err)
+	}
+	ts := unix.NsecToTimespec(mtime.UnixNano())
+	err = unix.UtimesNanoAt(fd, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, syscall.EROFS) {
+		return nil // a newer Changed swapped again; it touches too
+	}
+	return err
 }
 
 // Unmount unmounts the file system and waits for the server to stop. It is
@@ -156,7 +226,7 @@ func (m *Server) Unmount() error {
 	if m.served {
 		return fmt.Errorf("fusefs: %s is a handed-over connection: unmount its mount point instead (then Wait): %w", m.target, errors.ErrUnsupported)
 	}
-	if err := m.srv.Unmount(); err != nil {
+	if err := syscall.Unmount(m.target, 0); err != nil {
 		if errors.Is(err, syscall.EBUSY) {
 			return fmt.Errorf("fusefs: unmount %s: target is busy (a file on it is still open, or something is mounted under it): %w", m.target, err)
 		}

@@ -175,6 +175,7 @@ var (
 	_ fs.NodeOpener    = (*fileNode)(nil)
 	_ fs.NodeReader    = (*fileNode)(nil)
 	_ fs.NodeFlusher   = (*fileNode)(nil)
+	_ fs.NodeSetattrer = (*fileNode)(nil)
 )
 
 // current returns the served version, loading it from the Source first.
@@ -264,6 +265,9 @@ func (f *fileNode) fill(c *content, a *fuse.Attr) {
 // Options.NoOpen it answers ENOSYS, which switches the kernel to no_open
 // for the whole connection: opens never reach us again.
 func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0 {
+		return nil, 0, syscall.EROFS // only reachable through our private rw clone
+	}
 	if f.t.opts.NoOpen {
 		return nil, 0, syscall.ENOSYS
 	}
@@ -309,3 +313,25 @@ type snapshot struct {
 }
 
 var _ fs.FileHandle = (*snapshot)(nil)
+
+// Setattr refuses every change (EROFS) but one: the touch by which Changed
+// makes the kernel tell inotify watchers (IN_ATTRIB on the file and its
+// directory), setting the times to the current version's mtime. The
+// public mount is read-only, so only this process, through its private
+// read-write clone of the mount, can get here at all; the mtime check is
+// a second fence.
+func (f *fileNode) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	c := f.cur.Load()
+	if c == nil || !isTouch(in, c.mtime) {
+		return syscall.EROFS
+	}
+	f.fill(c, &out.Attr)
+	return 0
+}
+
+// isTouch reports whether in only sets times, with mtime equal to want.
+func isTouch(in *fuse.SetAttrIn, want time.Time) bool {
+	const changes = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_SIZE
+	mtime, ok := in.GetMTime()
+	return ok && in.Valid&changes == 0 && mtime.Equal(want)
+}

@@ -1,0 +1,224 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/google/go-cmp/cmp"
+)
+
+func readString(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return string(b)
+}
+
+// TestChanged: after Changed, new opens and stat see the new bytes, for
+// versions growing and shrinking across page boundaries.
+func TestChanged(t *testing.T) {
+	versions := []string{"v1", strings.Repeat("long", 3000), "s", strings.Repeat("x", 4096), "", "end"}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			src := newMemSource(sampleData)
+			m, dir := mountT(t, sampleFiles, src, mode.opts)
+			p := filepath.Join(dir, "db-password")
+			readString(t, p)
+			for _, v := range versions {
+				src.set("db-password", []byte(v))
+				m.Changed("db-password")
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := []any{readString(t, p), fi.Size()}
+				if diff := cmp.Diff([]any{v, int64(len(v))}, got); diff != "" {
+					t.Errorf("after rotating to %d bytes (-want +got):\n%.200s", len(v), diff)
+				}
+			}
+		})
+	}
+}
+
+// TestChangedLazy: Changed on a file nobody looked up reads nothing; a
+// failing reload surfaces the Source error, and a later Changed recovers.
+func TestChangedLazy(t *testing.T) {
+	src := newMemSource(sampleData)
+	m, dir := mountT(t, sampleFiles, src, Options{})
+	m.Changed("api-key")
+	m.Changed("no-such-file")
+	if n := src.readCount("api-key"); n != 0 {
+		t.Errorf("Changed on an unread file: %d source reads, want 0", n)
+	}
+	p := filepath.Join(dir, "api-key")
+	readString(t, p)
+	src.fail("api-key", errors.New("vault down"))
+	m.Changed("api-key")
+	if _, err := os.ReadFile(p); !errors.Is(err, syscall.EIO) {
+		t.Errorf("after a failed reload: %v, want EIO", err)
+	}
+	src.fail("api-key", nil)
+	src.set("api-key", []byte("k-456"))
+	m.Changed("api-key")
+	if got := readString(t, p); got != "k-456" {
+		t.Errorf("after recovery: %q", got)
+	}
+}
+
+// TestOpenKeepsItsVersion: an open file reads the version current at open
+// time to the end, whatever rotates meanwhile; the next open sees the new one.
+func TestOpenKeepsItsVersion(t *testing.T) {
+	src := newMemSource(sampleData)
+	m, dir := mountT(t, sampleFiles, src, Options{})
+	p := filepath.Join(dir, "db-password")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 3)
+	if _, err := io.ReadFull(f, head); err != nil {
+		t.Fatal(err)
+	}
+	src.set("db-password", []byte(strings.Repeat("N", 10000)))
+	m.Changed("db-password")
+	rest, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(head) + string(rest); got != "hunter2" {
+		t.Errorf("open across a rotation read %d bytes %.20q…, want %q", len(got), got, "hunter2")
+	}
+	if got := readString(t, p); len(got) != 10000 {
+		t.Errorf("a new open read %d bytes, want the new 10000", len(got))
+	}
+}
+
+// TestNoOpenTearsAcrossRotation documents why NoOpen is not the default:
+// without per-open handles the kernel has nowhere to keep an open's
+// version, so a reader that straddles a rotation reads the old prefix and
+// then the new version's bytes from the same offset on.
+func TestNoOpenTearsAcrossRotation(t *testing.T) {
+	src := newMemSource(sampleData)
+	m, dir := mountT(t, sampleFiles, src, Options{NoOpen: true})
+	f, err := os.Open(filepath.Join(dir, "db-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 3)
+	if _, err := io.ReadFull(f, head); err != nil {
+		t.Fatal(err)
+	}
+	src.set("db-password", []byte("NEWPASSWORD"))
+	m.Changed("db-password")
+	rest, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, torn := string(head)+string(rest), "hunPASSWORD"; got != torn {
+		t.Errorf("read %q; this kernel no longer tears as %q: revisit Options.NoOpen", got, torn)
+	}
+}
+
+// TestBindMountFollowsRotation: a file bind-mounted elsewhere, as kubelet
+// does for subPath, sees every new version, because the inode is updated in
+// place.
+func TestBindMountFollowsRotation(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			src := newMemSource(sampleData)
+			m, dir := mountT(t, sampleFiles, src, mode.opts)
+			bound := bindMount(t, filepath.Join(dir, "tls-cert", "0"))
+			for _, v := range []string{sampleData["tls-cert/0"], "rotated once", strings.Repeat("twice ", 2000), "3"} {
+				if v != sampleData["tls-cert/0"] {
+					src.set("tls-cert/0", []byte(v))
+					m.Changed("tls-cert/0")
+				}
+				if got := readString(t, bound); got != v {
+					t.Errorf("bind mount read %d bytes %.20q…, want %d bytes", len(got), got, len(v))
+				}
+			}
+			if err := os.WriteFile(bound, []byte("x"), 0); !errors.Is(err, syscall.EROFS) {
+				t.Errorf("writing through the bind mount: %v, want EROFS", err)
+			}
+		})
+	}
+}
+
+// bindMount bind-mounts the file src on a new file; undone at cleanup,
+// before the FUSE mount goes.
+func bindMount(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "bound")
+	if err := os.WriteFile(dst, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dst, 0); err != nil {
+			t.Errorf("unmount bind: %v", err)
+		}
+	})
+	return dst
+}
+
+// TestWatcherSeesRotation: an fsnotify watcher on the mount directory gets
+// a CHMOD event naming the rotated file (IN_ATTRIB from Changed's touch; the
+// FUSE entry notifications produce no directory event at all), and the file
+// reads the new bytes at once.
+func TestWatcherSeesRotation(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			src := newMemSource(sampleData)
+			m, dir := mountT(t, sampleFiles, src, mode.opts)
+			p := filepath.Join(dir, "db-password")
+			readString(t, p)
+			w, err := fsnotify.NewWatcher()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := w.Add(dir); err != nil {
+				t.Fatal(err)
+			}
+			src.set("db-password", []byte("rotated"))
+			m.Changed("db-password")
+			ev := nextEvent(t, w)
+			if ev.Name != p || !ev.Has(fsnotify.Chmod) {
+				t.Errorf("event %v, want CHMOD on %q", ev, p)
+			}
+			if got := readString(t, p); got != "rotated" {
+				t.Errorf("right after the event: %q", got)
+			}
+		})
+	}
+}
+
+// nextEvent waits for one watcher event; the deadline only bounds a
+// failing test.
+func nextEvent(t *testing.T, w *fsnotify.Watcher) fsnotify.Event {
+	t.Helper()
+	select {
+	case ev := <-w.Events:
+		return ev
+	case err := <-w.Errors:
+		t.Fatalf("watcher: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s of a rotation")
+	}
+	return fsnotify.Event{}
+}

@@ -1,0 +1,115 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestUnmountBusyThenClean: Unmount says busy while a file is open, works
+// after it is closed, and is idempotent.
+func TestUnmountBusyThenClean(t *testing.T) {
+	requireFUSE(t)
+	dir := t.TempDir()
+	m, err := Mount(dir, sampleFiles, newMemSource(sampleData), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "db-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Unmount()
+	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("Unmount with an open file: %v, want EBUSY saying busy", err)
+	}
+	f.Close()
+	for i := range 2 {
+		if err := m.Unmount(); err != nil {
+			t.Errorf("Unmount #%d: %v", i+1, err)
+		}
+	}
+	m.Wait()
+	if isMounted(t, dir) {
+		t.Errorf("%s still mounted", dir)
+	}
+}
+
+// TestUnmountFromOutside: an umount by someone else ends the server; Wait
+// returns and Unmount has nothing left to do.
+func TestUnmountFromOutside(t *testing.T) {
+	requireFUSE(t)
+	dir := t.TempDir()
+	m, err := Mount(dir, sampleFiles, newMemSource(sampleData), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readString(t, filepath.Join(dir, "db-password"))
+	if err := syscall.Unmount(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	m.Wait()
+	m.Changed("db-password") // must not touch what is now under dir
+	if err := m.Unmount(); err != nil {
+		t.Errorf("Unmount after an outside umount: %v", err)
+	}
+}
+
+func isMounted(t *testing.T, dir string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// TestServeHandedOverConnection: the owner opens /dev/fuse and mounts it
+// with fd=N itself (as the keeper will); Serve answers on "/dev/fd/N".
+// Unmount refuses (the mount is not ours); the owner's umount ends it.
+func TestServeHandedOverConnection(t *testing.T) {
+	requireFUSE(t)
+	dir := t.TempDir()
+	fd, err := syscall.Open("/dev/fuse", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := "fd=" + strconv.Itoa(fd) + ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+	if err := syscall.Mount("secretfs", dir, "fuse.secretfs", syscall.MS_RDONLY|publicFlags, data); err != nil {
+		syscall.Close(fd)
+		t.Fatalf("mount fd=%d: %v", fd, err)
+	}
+	src := newMemSource(sampleData)
+	m, err := Serve("/dev/fd/"+strconv.Itoa(fd), sampleFiles, src, Options{})
+	if err != nil {
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "tls-cert", "1")
+	if got := readString(t, p); got != sampleData["tls-cert/1"] {
+		t.Errorf("read %q", got)
+	}
+	src.set("tls-cert/1", []byte("served and rotated"))
+	m.Changed("tls-cert/1")
+	if got := readString(t, p); got != "served and rotated" {
+		t.Errorf("after Changed: %q", got)
+	}
+	if err := m.Unmount(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Unmount of a served connection: %v, want ErrUnsupported", err)
+	}
+	if err := syscall.Unmount(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	m.Wait()
+}
