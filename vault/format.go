@@ -211,7 +211,7 @@ func orderChain(key crypto.PrivateKey, certs []*x509.Certificate) []*x509.Certif
 	}
 	out := make([]*x509.Certificate, 0, len(certs))
 	used := make([]bool, len(certs))
-	for i := leafIndex(key, certs, isParent); i >= 0 && !used[i]; i = parent[i] {
+	for i := leafIndex(key, certs, parent, isParent); i >= 0 && !used[i]; i = parent[i] {
 		out, used[i] = append(out, certs[i]), true
 	}
 	for i, c := range certs {
@@ -229,7 +229,7 @@ func issuedBy(c, p *x509.Certificate) bool {
 	return len(c.AuthorityKeyId) == 0 || len(p.SubjectKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, p.SubjectKeyId)
 }
 
-func leafIndex(key crypto.PrivateKey, certs []*x509.Certificate, isParent []bool) int {
+func leafIndex(key crypto.PrivateKey, certs []*x509.Certificate, parent []int, isParent []bool) int {
 	if s, ok := key.(interface{ Public() crypto.PublicKey }); ok {
 		pub := s.Public()
 		for i, c := range certs {
@@ -238,12 +238,21 @@ func leafIndex(key crypto.PrivateKey, certs []*x509.Certificate, isParent []bool
 			}
 		}
 	}
+	// Without a key, the leaf is the end of the longest chain.
+	best, bestLen := 0, -1
 	for i := range certs {
-		if !isParent[i] {
-			return i
+		if isParent[i] {
+			continue
+		}
+		n := 0
+		for j := i; j >= 0 && n <= len(certs); j = parent[j] {
+			n++
+		}
+		if n > bestLen {
+			best, bestLen = i, n
 		}
 	}
-	return 0
+	return best
 }
 
 // publicKeyPEM writes a Key Vault key's public half as PKIX "PUBLIC KEY" PEM,
