@@ -30,6 +30,8 @@ type Server struct {
 	// dev is the mount's device number, to recognise it again when
 	// touching (0 for a served connection, which is never touched).
 	dev uint64
+	// touches tells inotify watchers about changes; nil when served.
+	touches *toucher
 
 	mu        sync.Mutex // guards unmounted; serialises Unmount
 	unmounted bool
@@ -81,6 +83,7 @@ func start(target string, served bool, files []File, src Source, opts Options) (
 		}
 		return nil, fmt.Errorf("fusefs: mount %s: %w", target, err)
 	}
+	m.touches = newToucher(m.touchAt, m.logTouch, m.done)
 	return m, nil
 }
 
@@ -173,23 +176,20 @@ func (m *Server) Changed(p string) {
 	// Outside every lock of ours: the kernel may wait for READs in
 	// flight, which this server must answer meanwhile.
 	f.NotifyContent(0, 0)
-	m.touch(f)
-}
-
-// touch sets f's times to its current mtime through a private read-write
-// clone of the mount, made for the occasion (a clone kept open would keep
-// the connection alive after an umount from outside). Failures are logged,
-// not returned: the content is already current, only the event is lost.
-func (m *Server) touch(f *fileNode) {
-	c := f.cur.Load()
-	if m.served || c == nil {
-		return
-	}
-	if err := m.touchAt(f.path, c.mtime); err != nil {
-		log.Printf("fusefs: %s: telling watchers about %q: %v", m.target, f.path, err)
+	if m.touches != nil {
+		m.touches.add(f)
 	}
 }
 
+// logTouch logs a failed touch. The content is already current; only the
+// watchers' event is lost.
+func (m *Server) logTouch(p string, err error) {
+	log.Printf("fusefs: %s: telling watchers about %q: %v", m.target, p, err)
+}
+
+// touchAt sets p's times to mtime through a private read-write clone of
+// the mount, made for the occasion: a clone kept open would keep the
+// connection alive after an umount from outside.
 func (m *Server) touchAt(p string, mtime time.Time) error {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, m.target, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
@@ -222,6 +222,9 @@ func (m *Server) Unmount() error {
 	if m.unmounted || m.stopped() {
 		m.unmounted = true
 		return nil
+	}
+	if m.touches != nil {
+		m.touches.close() // it may hold a clone, which keeps the connection alive
 	}
 	if m.served {
 		return fmt.Errorf("fusefs: %s is a handed-over connection: unmount its mount point instead (then Wait): %w", m.target, errors.ErrUnsupported)
