@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // ctx is a per-test context bounded so a protocol mistake fails instead of hanging.
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	t.Helper()
 	c, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
@@ -39,7 +39,7 @@ func clientOptions(s *emulator.Server) azcore.ClientOptions {
 }
 
 // secretCred registers a service principal, grants it perm on vault and returns its credential.
-func secretCred(t *testing.T, s *emulator.Server, clientID, vault string, perm emulator.Perm) azcore.TokenCredential {
+func secretCred(t testing.TB, s *emulator.Server, clientID, vault string, perm emulator.Perm) azcore.TokenCredential {
 	t.Helper()
 	s.AddServicePrincipal(clientID, "secret-of-"+clientID)
 	if vault != "" {
@@ -48,7 +48,7 @@ func secretCred(t *testing.T, s *emulator.Server, clientID, vault string, perm e
 	return clientSecretCred(t, s, clientID, "secret-of-"+clientID)
 }
 
-func clientSecretCred(t *testing.T, s *emulator.Server, clientID, secret string) azcore.TokenCredential {
+func clientSecretCred(t testing.TB, s *emulator.Server, clientID, secret string) azcore.TokenCredential {
 	t.Helper()
 	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), clientID, secret,
 		&azidentity.ClientSecretCredentialOptions{ClientOptions: clientOptions(s), DisableInstanceDiscovery: true})
@@ -58,7 +58,7 @@ func clientSecretCred(t *testing.T, s *emulator.Server, clientID, secret string)
 	return cred
 }
 
-func secretsClient(t *testing.T, s *emulator.Server, vault string, cred azcore.TokenCredential) *azsecrets.Client {
+func secretsClient(t testing.TB, s *emulator.Server, vault string, cred azcore.TokenCredential) *azsecrets.Client {
 	t.Helper()
 	c, err := azsecrets.NewClient(s.VaultURL(vault), cred, &azsecrets.ClientOptions{ClientOptions: clientOptions(s)})
 	if err != nil {
@@ -67,7 +67,7 @@ func secretsClient(t *testing.T, s *emulator.Server, vault string, cred azcore.T
 	return c
 }
 
-func keysClient(t *testing.T, s *emulator.Server, vault string, cred azcore.TokenCredential) *azkeys.Client {
+func keysClient(t testing.TB, s *emulator.Server, vault string, cred azcore.TokenCredential) *azkeys.Client {
 	t.Helper()
 	c, err := azkeys.NewClient(s.VaultURL(vault), cred, &azkeys.ClientOptions{ClientOptions: clientOptions(s)})
 	if err != nil {
@@ -76,7 +76,7 @@ func keysClient(t *testing.T, s *emulator.Server, vault string, cred azcore.Toke
 	return c
 }
 
-func certsClient(t *testing.T, s *emulator.Server, vault string, cred azcore.TokenCredential) *azcertificates.Client {
+func certsClient(t testing.TB, s *emulator.Server, vault string, cred azcore.TokenCredential) *azcertificates.Client {
 	t.Helper()
 	c, err := azcertificates.NewClient(s.VaultURL(vault), cred, &azcertificates.ClientOptions{ClientOptions: clientOptions(s)})
 	if err != nil {
