@@ -416,6 +416,7 @@ func TestFetchErrors(t *testing.T) {
 			}
 			p := params(t, s, nil, tt.object)
 			_, err := clientFor(t, s, p, tt.pc).Fetch(ctx(t), p.Objects[0], "")
+			t.Log(err)
 			if !errors.Is(err, tt.class) {
 				t.Fatalf("Fetch error = %v, want %v", err, tt.class)
 			}

@@ -114,3 +114,12 @@ func ParseServiceAccountTokens(jsonValue string) (string, error) {
 	}
 	return t.Token, nil
 }
+
+// TokenRequestOptions is the token request the Key Vault clients make for p's
+// vault: Scope(p), the vault's tenant, and CAE enabled (azcore's bearer policy
+// always enables it, and azidentity caches CAE and non-CAE tokens apart). A
+// caller proving a pod's credential before serving it from the cache must ask
+// with exactly these options, or it pays a second Entra ID round trip.
+func TokenRequestOptions(p *Params) policy.TokenRequestOptions {
+	return policy.TokenRequestOptions{Scopes: []string{Scope(p)}, TenantID: p.TenantID, EnableCAE: true}
+}
