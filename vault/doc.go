@@ -18,5 +18,10 @@
 // The package has no cache, no filesystem and no Kubernetes in it; a Client is
 // one vault reached with one credential, and Credentials shares azidentity
 // credentials (and so their token caches) between pods that present the same
-// secret.
+// secret. Keep a Client per (vault, credential): a new Client's first request
+// goes without a token to learn the vault's challenge, one extra round trip
+// (BenchmarkFetch: ~3.6x the cost of a Fetch on a reused Client against the
+// emulator). To prove a pod's credential before serving it cached bytes, ask
+// it for a token with TokenRequestOptions: that token is the one the Key Vault
+// clients then reuse.
 package vault
