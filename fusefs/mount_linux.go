@@ -175,7 +175,7 @@ func (m *Server) Changed(p string) {
 	}
 	// Outside every lock of ours: the kernel may wait for READs in
 	// flight, which this server must answer meanwhile.
-	f.NotifyContent(0, 0)
+	f.changed()
 	if m.touches != nil {
 		m.touches.add(f)
 	}

@@ -117,7 +117,7 @@ func (r *rootNode) LookupNode(ctx context.Context, id uint64, out *fuse.EntryOut
 func fillEntry(ctx context.Context, n *fs.Inode, a *fuse.Attr) syscall.Errno {
 	switch op := n.Operations().(type) {
 	case *fileNode:
-		c, errno := op.current(ctx)
+		c, errno := op.attrs(ctx)
 		if errno != 0 {
 			return errno
 		}
@@ -168,6 +168,24 @@ type fileNode struct {
 	// cur is the version served to new opens; nil until loaded or after a
 	// failed reload. Written under loadMu, read lock-free.
 	cur atomic.Pointer[content]
+
+	// flipMu serialises flips and touches of this file, so a SETATTR
+	// reply (which the kernel applies unconditionally) never lands after
+	// a flip's invalidation. Taken before mu; never held by a request
+	// handler.
+	flipMu sync.Mutex
+	// mu guards the kernel-cache state below. Never held while notifying.
+	mu sync.Mutex
+	// kern is the version whose attributes and pages the kernel may hold
+	// (nil: none). Without NoOpen it lags cur while cached opens of it
+	// remain (see the package doc).
+	kern *content
+	// cachedOpen counts open handles reading through the page cache; all
+	// of them read kern.
+	cachedOpen int
+	// flipping: an invalidation from kern towards cur is running; no
+	// cached opens are granted meanwhile.
+	flipping bool
 }
 
 var (
@@ -238,10 +256,10 @@ func toErrno(err error) syscall.Errno {
 	}
 }
 
-// Getattr always answers with the current version, also for an fstat on an
-// older snapshot handle: the kernel caches these attributes for everyone.
+// Getattr answers with the version the kernel caches (see attrs), for any
+// handle: the kernel keeps these attributes for everyone.
 func (f *fileNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	c, errno := f.current(ctx)
+	c, errno := f.attrs(ctx)
 	if errno != 0 {
 		return errno
 	}
@@ -258,24 +276,6 @@ func (f *fileNode) fill(c *content, a *fuse.Attr) {
 	a.Ino = f.StableAttr().Ino
 	a.Owner = fuse.Owner{Uid: 0, Gid: 0}
 	a.SetTimes(&c.mtime, &c.mtime, &c.mtime)
-}
-
-// Open gives every open its own immutable snapshot, read with direct I/O so
-// the shared page cache can never mix versions (see the package doc). With
-// Options.NoOpen it answers ENOSYS, which switches the kernel to no_open
-// for the whole connection: opens never reach us again.
-func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0 {
-		return nil, 0, syscall.EROFS // only reachable through our private rw clone
-	}
-	if f.t.opts.NoOpen {
-		return nil, 0, syscall.ENOSYS
-	}
-	c, errno := f.current(ctx)
-	if errno != 0 {
-		return nil, 0, errno
-	}
-	return &snapshot{c: c}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
 }
 
 // Flush answers ENOSYS so the kernel stops sending FLUSH on close
@@ -306,14 +306,6 @@ func (c *content) read(dest []byte, off int64) fuse.ReadResult {
 	return fuse.ReadResultData(c.data[off:end])
 }
 
-// snapshot is an open file: the version current at open time, kept until
-// close.
-type snapshot struct {
-	c *content
-}
-
-var _ fs.FileHandle = (*snapshot)(nil)
-
 // Setattr refuses every change (EROFS) but one: the touch by which Changed
 // makes the kernel tell inotify watchers (IN_ATTRIB on the file and its
 // directory), setting the times to the current version's mtime. The
@@ -325,7 +317,13 @@ func (f *fileNode) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAtt
 	if c == nil || !isTouch(in, c.mtime) {
 		return syscall.EROFS
 	}
-	f.fill(c, &out.Attr)
+	// The reply updates the kernel's attributes unconditionally, so it
+	// must be what the kernel may cache; touches never overlap a flip.
+	a, errno := f.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	f.fill(a, &out.Attr)
 	return 0
 }
 

@@ -84,12 +84,20 @@ func (t *toucher) drain() {
 	t.pending = map[*fileNode]bool{}
 	t.mu.Unlock()
 	for f := range files {
-		c := f.cur.Load()
-		if c == nil {
-			continue
-		}
-		if err := t.touch(f.path, c.mtime); err != nil {
-			t.fail(f.path, err)
-		}
+		t.touchOne(f)
+	}
+}
+
+// touchOne touches f unless it failed to load. It holds f.flipMu: the
+// SETATTR reply must not land after a flip's invalidation.
+func (t *toucher) touchOne(f *fileNode) {
+	f.flipMu.Lock()
+	defer f.flipMu.Unlock()
+	c := f.cur.Load()
+	if c == nil {
+		return
+	}
+	if err := t.touch(f.path, c.mtime); err != nil {
+		t.fail(f.path, err)
 	}
 }
