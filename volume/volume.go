@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/secretfs/secretfs/cache"
@@ -97,13 +96,14 @@ func (n *Node) Open(ctx context.Context, p *vault.Params, pc vault.PodCredential
 
 // authenticate makes the pod's own credential produce a token for the vault
 // before anything cached may be served to it. Credentials are cached per
-// secret, so a fresh token is not requested on every call.
+// secret, and the token is asked with the Key Vault client's own options, so
+// the client reuses it and no extra token request is made.
 func (n *Node) authenticate(ctx context.Context, p *vault.Params, pc vault.PodCredentials) (*vault.Client, vault.Identity, error) {
 	cred, id, err := n.creds.Get(p, pc)
 	if err != nil {
 		return nil, id, err
 	}
-	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vault.Scope(p)}}); err != nil {
+	if _, err := cred.GetToken(ctx, vault.TokenRequestOptions(p)); err != nil {
 		return nil, id, fmt.Errorf("client %q of tenant %q could not get a token for vault %q: %w",
 			id.ClientID, id.TenantID, p.VaultName, errors.Join(vault.ErrAccessDenied, err))
 	}
