@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/secretfs/secretfs/cache"
@@ -26,12 +27,23 @@ type Node struct {
 	// routes maps a cache key to the volumes, and their file paths, that show
 	// it. Guarded by mu.
 	routes map[cache.Key]map[*Volume][]string
+	// clients reuses one Key Vault client per vault and credential: a new
+	// client's first request costs a challenge round trip. Guarded by mu.
+	clients map[clientKey]*vault.Client
 }
+
+type clientKey struct {
+	vaultURL string
+	cred     azcore.TokenCredential
+}
+
+// maxClients bounds the client map; the credential cache is bounded alike.
+const maxClients = 1024
 
 // NewNode returns a Node reading through c. It subscribes to c's change
 // notifications until Close.
 func NewNode(c *cache.Cache, creds *vault.Credentials, opts vault.ClientOptions) *Node {
-	n := &Node{cache: c, creds: creds, clientOpts: opts, routes: map[cache.Key]map[*Volume][]string{}}
+	n := &Node{cache: c, creds: creds, clientOpts: opts, routes: map[cache.Key]map[*Volume][]string{}, clients: map[clientKey]*vault.Client{}}
 	n.cancel = c.Subscribe(n.changed)
 	return n
 }
@@ -107,11 +119,26 @@ func (n *Node) authenticate(ctx context.Context, p *vault.Params, pc vault.PodCr
 		return nil, id, fmt.Errorf("client %q of tenant %q could not get a token for vault %q: %w",
 			id.ClientID, id.TenantID, p.VaultName, errors.Join(vault.ErrAccessDenied, err))
 	}
-	client, err := vault.NewClient(p.VaultURL(), cred, n.clientOpts)
-	if err != nil {
-		return nil, id, err
+	client, err := n.client(p.VaultURL(), cred)
+	return client, id, err
+}
+
+func (n *Node) client(vaultURL string, cred azcore.TokenCredential) (*vault.Client, error) {
+	k := clientKey{vaultURL, cred}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.clients[k]; ok {
+		return c, nil
 	}
-	return client, id, nil
+	c, err := vault.NewClient(vaultURL, cred, n.clientOpts)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.clients) >= maxClients {
+		clear(n.clients)
+	}
+	n.clients[k] = c
+	return c, nil
 }
 
 // Volume is one mounted volume: its identity, client and files.
