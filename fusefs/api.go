@@ -30,15 +30,16 @@ type Options struct {
 	// Timeout is the kernel entry/attr cache timeout; default 1h: every
 	// change is pushed to the kernel by Changed, so it never needs to ask.
 	Timeout time.Duration
-	// Debug logs every FUSE request (names and sizes, never file bytes).
+	// Debug logs every FUSE request (go-fuse's log: names and sizes, not
+	// file bytes).
 	Debug bool
 	// NoOpen serves files without per-open handles (the kernel's no_open
-	// and no_flush modes). A warm open+read+close then never reaches this
-	// process and costs about what tmpfs costs, but a reader whose read
-	// calls straddle a rotation can see a torn file: a prefix of one
-	// version followed by another version's bytes. The package
-	// documentation proves that no ordering avoids it. Leave it false
-	// (every open reads one immutable snapshot) unless the files never
+	// mode). A warm open+read+close then never reaches this process and
+	// costs about what tmpfs costs, but a reader whose read calls straddle
+	// a rotation can see a torn file: a prefix of one version followed by
+	// another version's bytes, or a truncated or zero-padded one. The
+	// package documentation proves that no ordering avoids it. Leave it
+	// false (every open reads exactly one version) unless the files never
 	// rotate or readers tolerate tearing.
 	NoOpen bool
 }
