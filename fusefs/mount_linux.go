@@ -149,7 +149,7 @@ func mountOptions(opts Options, served bool) *fuse.MountOptions {
 		Options:            []string{"default_permissions"},
 		DirectMount:        !served,
 		DirectMountStrict:  !served,
-		DirectMountFlags:   publicFlags, // read-only comes with cloneReadWrite
+		DirectMountFlags:   publicFlags, // read-only comes with makeReadOnly
 		DisableReadDirPlus: true,
 		DisableXAttrs:      true,
 		// A served connection may be forwarded through a socket by the
@@ -160,11 +160,13 @@ func mountOptions(opts Options, served bool) *fuse.MountOptions {
 }
 
 // Changed tells the mount that path's content changed. It re-reads the file
-// from the Source (if it was ever loaded), makes the kernel drop the file's
-// attributes and cached pages, then sets the file's times to the new
-// version's mtime through the private clone, so inotify watchers of the file
-// and of its directory get IN_ATTRIB (fsnotify: Chmod). It returns when the
-// kernel has done so. The inode stays the same: bind mounts follow.
+// from the Source (if it was ever loaded) and swaps it in place: the inode
+// stays the same, so bind mounts follow. When it returns, every new open
+// reads the new version. The kernel's cached attributes and pages are
+// dropped now, or, while an open of the old version still reads them, when
+// it is closed (package doc). Then, asynchronously, the file's times are set
+// to the new version's mtime, so inotify watchers of the file and of its
+// directory get IN_ATTRIB (fsnotify: Chmod).
 func (m *Server) Changed(p string) {
 	f := m.t.files[p]
 	if f == nil {
