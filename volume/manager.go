@@ -19,8 +19,31 @@ type Manager struct {
 	node    *Node
 	backend Backend
 
-	mu     sync.Mutex
-	mounts map[string]*mounted // by target path; guarded by mu
+	mu       sync.Mutex
+	mounts   map[string]*mounted // by target path; guarded by mu
+	observer Observer            // guarded by mu; nil = none
+}
+
+// Observer learns about mounted volumes (the Kubernetes Secret sync
+// writer). Its methods are called on the mount path and from the cache's
+// change dispatcher, so they must not block: queue the work.
+type Observer interface {
+	// Mounted is called after a successful first mount (not on republish).
+	Mounted(r csi.MountRequest, v *Volume)
+	// Changed is called when a file of the volume at target has new content
+	// (rotation); it may be called once per changed path.
+	Changed(target string, v *Volume)
+	// Unmounted is called after target was unmounted (also for a target
+	// this process did not know).
+	Unmounted(target string)
+}
+
+// SetObserver makes o learn about later mounts, changes and unmounts; nil
+// removes it.
+func (m *Manager) SetObserver(o Observer) {
+	m.mu.Lock()
+	m.observer = o
+	m.mu.Unlock()
 }
 
 type mounted struct {
@@ -54,7 +77,12 @@ func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
 	}
 	m.mu.Lock()
 	m.mounts[r.TargetPath] = &mounted{vol: vol, m: shown}
+	o := m.observer
 	m.mu.Unlock()
+	if o != nil {
+		vol.OnChange(func(path string) { shown.Changed(path); o.Changed(r.TargetPath, vol) })
+		o.Mounted(r, vol)
+	}
 	return nil
 }
 
@@ -65,7 +93,11 @@ func (m *Manager) Unmount(ctx context.Context, target string) error {
 	m.mu.Lock()
 	cur := m.mounts[target]
 	delete(m.mounts, target)
+	o := m.observer
 	m.mu.Unlock()
+	if o != nil {
+		defer o.Unmounted(target)
+	}
 	if cur != nil {
 		cur.vol.Close()
 		if err := cur.m.Unmount(); err != nil {
