@@ -454,3 +454,15 @@ func readDir(t *testing.T, dir string) map[string]string {
 	}
 	return files
 }
+
+// TestLint runs `helm lint --strict` (chart metadata, templates, values schema) for every render case.
+func TestLint(t *testing.T) {
+	for _, tc := range renderCases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"lint", "--strict", chartDir, "--namespace", tc.values.namespace}, setArgs(tc.set)...)
+			if out, err := helmCmd(t, args...).CombinedOutput(); err != nil {
+				t.Errorf("helm lint: %v\n%s", err, out)
+			}
+		})
+	}
+}
