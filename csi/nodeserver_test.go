@@ -402,6 +402,9 @@ func TestServeStopsOnCancel(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Serve did not return after cancel")
 	}
+	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after Serve returned: %v, want removed", err)
+	}
 }
 
 func TestListenRefusesNonSocket(t *testing.T) {
