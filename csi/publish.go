@@ -52,7 +52,7 @@ func (s *NodeServer) findClass(r publishRequest) (*kube.SecretProviderClass, err
 	spc, err := s.classes.Get(r.pod.Namespace, r.className)
 	switch {
 	case errors.Is(err, kube.ErrNotFound):
-		return nil, precondition("failed to get secretproviderclass %s: not found; it must exist in the pod's namespace: %w", r.class(), err)
+		return nil, precondition("failed to get secretproviderclass %s: not found; create it in the pod's namespace %s", r.class(), r.pod.Namespace)
 	case err != nil:
 		return nil, withCode(codes.Unavailable, "failed to get secretproviderclass %s: %w", r.class(), err)
 	case spc.Spec.Provider != providerAzure:
