@@ -260,14 +260,26 @@ func checkLinux(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 	if k := container(spec, "keeper"); (k != nil) != v.keeper {
 		t.Errorf("keeper container present = %v, want %v", k != nil, v.keeper)
 	}
-	wantStrategy := appsv1.DaemonSetUpdateStrategy{
+	// Surge (old and new pod side by side) only with the keeper, which needs it for the handover;
+	// otherwise one pod at a time, so two registrars never share the registration socket.
+	surge, unavailable := int32(0), int32(1)
+	if v.keeper {
+		surge, unavailable = 1, 0
+	}
+	checkStrategy(t, ds, surge, unavailable)
+}
+
+// checkStrategy checks a DaemonSet's rolling update limits.
+func checkStrategy(t *testing.T, ds *appsv1.DaemonSet, surge, unavailable int32) {
+	t.Helper()
+	want := appsv1.DaemonSetUpdateStrategy{
 		Type: appsv1.RollingUpdateDaemonSetStrategyType,
 		RollingUpdate: &appsv1.RollingUpdateDaemonSet{
-			MaxSurge: ptr(intstr.FromInt32(1)), MaxUnavailable: ptr(intstr.FromInt32(0)),
+			MaxSurge: ptr(intstr.FromInt32(surge)), MaxUnavailable: ptr(intstr.FromInt32(unavailable)),
 		},
 	}
-	if diff := cmp.Diff(wantStrategy, ds.Spec.UpdateStrategy); diff != "" {
-		t.Errorf("update strategy (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, ds.Spec.UpdateStrategy); diff != "" {
+		t.Errorf("%s: update strategy (-want +got):\n%s", ds.Name, diff)
 	}
 }
 
@@ -305,6 +317,7 @@ func checkWindows(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 	}
 	spec := &ds.Spec.Template.Spec
 	checkScheduling(t, ds, "windows")
+	checkStrategy(t, ds, 0, 1)
 	if spec.OS == nil || spec.OS.Name != corev1.Windows {
 		t.Errorf("pod OS %+v, want windows", spec.OS)
 	}
