@@ -21,6 +21,7 @@ import (
 	"github.com/secretfs/secretfs/cache"
 	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/kube"
+	"github.com/secretfs/secretfs/kube/secretsync"
 	"github.com/secretfs/secretfs/vault"
 	"github.com/secretfs/secretfs/volume"
 )
@@ -43,6 +44,7 @@ type nodeConfig struct {
 	StateFile   string
 	CAFile      string
 	Resolve     resolveFlag
+	SyncSecrets bool
 }
 
 func runNode(ctx context.Context, args []string, out io.Writer) error {
@@ -60,6 +62,7 @@ func runNode(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&cfg.StateFile, "state-file", "/var/run/secretfs/state.json", "where published volumes are recorded (no secrets)")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "extra trusted CA certificates (PEM) for Key Vault and Entra ID")
+	fs.BoolVar(&cfg.SyncSecrets, "sync-secrets", false, "keep the Kubernetes Secrets of SecretProviderClass secretObjects in sync (needs RBAC for secrets)")
 	fs.Var(cfg.Resolve, "resolve", "SUFFIX=HOST:PORT: dial hosts ending in SUFFIX at HOST:PORT (repeatable; for the emulator)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,6 +114,14 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 		return err
 	}
 	defer manager.Close()
+	if cfg.SyncSecrets {
+		writer, err := secretsync.New(restCfg, classes, secretsync.Options{NodeName: cfg.NodeID, Registerer: reg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer writer.Close()
+		manager.SetObserver(writer)
+	}
 
 	state, err := csi.OpenState(cfg.StateFile)
 	if err != nil {

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package gctest
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func stop(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
