@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -70,13 +71,55 @@ func (a *applier) apply(ctx context.Context, doc []byte, dryRun bool) (*unstruct
 	return got, nil
 }
 
-// applyAll applies every document, reporting each rejection.
+// applyAll applies every document, reporting each rejection and each field the API server dropped
+// (it silently drops fields of disabled features and of older API versions).
 func (a *applier) applyAll(t *testing.T, docs [][]byte, dryRun bool) {
 	t.Helper()
 	for _, doc := range docs {
-		if _, err := a.apply(t.Context(), doc, dryRun); err != nil {
+		got, err := a.apply(t.Context(), doc, dryRun)
+		if err != nil {
 			t.Errorf("API server rejected %v", err)
+			continue
 		}
+		var sent map[string]any
+		if err := json.Unmarshal(doc, &sent); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dropped(sent, got.Object, "") {
+			t.Errorf("%s %s: API server did not keep %s", got.GetKind(), got.GetName(), d)
+		}
+	}
+}
+
+// dropped lists the paths of sent that are missing from got or hold another value. Fields got adds
+// (defaults, status, metadata) are fine.
+func dropped(sent, got any, path string) []string {
+	switch s := sent.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return []string{path}
+		}
+		var out []string
+		for k, v := range s {
+			out = append(out, dropped(v, g[k], path+"."+k)...)
+		}
+		return out
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(s) {
+			return []string{path}
+		}
+		var out []string
+		for i := range s {
+			out = append(out, dropped(s[i], g[i], fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return out
+	default:
+		if fmt.Sprint(sent) != fmt.Sprint(got) {
+			return []string{fmt.Sprintf("%s (sent %v, got %v)", path, sent, got)}
+		}
+		return nil
 	}
 }
 
@@ -185,4 +228,24 @@ func inNamespace(t *testing.T, doc []byte, ns string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestDropped(t *testing.T) {
+	sent := map[string]any{"spec": map[string]any{"a": "x", "list": []any{map[string]any{"b": 1.0}}}}
+	for _, tc := range []struct {
+		name string
+		got  map[string]any
+		want []string
+	}{
+		{"kept, with server additions", map[string]any{"spec": map[string]any{"a": "x", "d": true, "list": []any{map[string]any{"b": 1.0, "c": 2.0}}}, "status": map[string]any{}}, nil},
+		{"field dropped", map[string]any{"spec": map[string]any{"list": []any{map[string]any{"b": 1.0}}}}, []string{".spec.a (sent x, got <nil>)"}},
+		{"value changed in a list", map[string]any{"spec": map[string]any{"a": "x", "list": []any{map[string]any{"b": 3.0}}}}, []string{".spec.list[0].b (sent 1, got 3)"}},
+		{"list shortened", map[string]any{"spec": map[string]any{"a": "x", "list": []any{}}}, []string{".spec.list"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, dropped(sent, tc.got, "")); diff != "" {
+				t.Errorf("dropped (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

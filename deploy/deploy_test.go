@@ -60,6 +60,8 @@ var wantDriver = storagev1.CSIDriverSpec{
 	VolumeLifecycleModes: []storagev1.VolumeLifecycleMode{storagev1.VolumeLifecycleEphemeral},
 	RequiresRepublish:    ptr(true),
 	TokenRequests:        []storagev1.TokenRequest{{Audience: "api://AzureADTokenExchange"}},
+	// helm template assumes the Kubernetes version of its client-go (1.37), where the field exists.
+	ServiceAccountTokenInSecrets: ptr(true),
 }
 
 // baseGrants are the driver's permissions without Secret sync.
@@ -477,5 +479,20 @@ func TestLint(t *testing.T) {
 				t.Errorf("helm lint: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestRenderForOldKubernetes checks that a cluster without CSIDriver.spec.serviceAccountTokenInSecrets
+// (before 1.35) is not sent the field, which its API server would reject or drop.
+func TestRenderForOldKubernetes(t *testing.T) {
+	out, err := helmTemplate(t, "kube-system", "--kube-version", "1.34.0")
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	r := parseRender(t, out)
+	want := wantDriver
+	want.ServiceAccountTokenInSecrets = nil
+	if diff := cmp.Diff(want, r.driver.Spec); diff != "" {
+		t.Errorf("CSIDriver spec for Kubernetes 1.34 (-want +got):\n%s", diff)
 	}
 }
