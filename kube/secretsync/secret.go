@@ -30,14 +30,15 @@ const (
 	ReasonFailedToUpdateStatus   = "FailedToUpdatePodStatus"
 )
 
-// outcome is what ensureSecret did.
+// outcome is what ensureSecret did; a larger value says more happened, so
+// merged can keep the max.
 type outcome int
 
 const (
 	unchanged outcome = iota
+	adopted           // only labels, annotations or owners changed
+	updated           // the data changed: a rotation reached the Secret
 	created
-	updated // the data changed: a rotation reached the Secret
-	adopted // only labels, annotations or owners changed
 )
 
 // reconcile brings the Secrets and the status of a mounted volume in step.

@@ -185,13 +185,13 @@ func (w *Writer) work(ctx context.Context) {
 
 // process reconciles target once; a transient failure requeues it with
 // backoff, a permanent one waits for the next mount or rotation.
-func (w *Writer) process(ctx context.Context, target string) {
+func (w *Writer) process(stopping context.Context, target string) {
 	snap, ok := w.snapshot(target)
 	if !ok {
 		w.queue.Forget(target)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	ctx, cancel := context.WithTimeout(stopping, w.opts.Timeout)
 	defer cancel()
 	var err error
 	if snap.vol == nil {
@@ -199,16 +199,17 @@ func (w *Writer) process(ctx context.Context, target string) {
 	} else {
 		err = w.reconcile(ctx, snap)
 	}
-	if err == nil {
+	switch {
+	case err == nil:
 		w.queue.Forget(target)
 		w.finish(snap)
-		return
-	}
-	w.failed(snap, err)
-	var p permanentError
-	if errors.As(err, &p) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	case stopping.Err() != nil:
+		// Close: the work is abandoned, not failed.
+	case errors.As(err, new(permanentError)):
+		w.failed(snap, err)
 		w.queue.Forget(target)
-		return
+	default:
+		w.failed(snap, err)
+		w.queue.AddRateLimited(target)
 	}
-	w.queue.AddRateLimited(target)
 }

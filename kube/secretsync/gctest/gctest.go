@@ -35,27 +35,39 @@ const readyTimeout = 2 * time.Minute
 // Start runs a garbage collector against c until t ends.
 func Start(t testing.TB, c *kubetest.Cluster) {
 	t.Helper()
-	bin := os.Getenv(EnvKubeControllerManager)
-	if bin == "" {
-		t.Fatalf("gctest: %s must name the kube-controller-manager binary: run `make kube-controller-manager`", EnvKubeControllerManager)
-	}
-	dir := t.TempDir()
-	port, err := freePort()
+	stop, err := Run(c, t.TempDir())
 	if err != nil {
 		t.Fatalf("gctest: %v", err)
+	}
+	t.Cleanup(stop)
+}
+
+// Run starts a garbage collector against c, with its files in dir, and
+// returns once it is healthy; stop kills it and waits. For TestMain, where
+// there is no t.
+func Run(c *kubetest.Cluster, dir string) (stop func(), err error) {
+	bin := os.Getenv(EnvKubeControllerManager)
+	if bin == "" {
+		return nil, fmt.Errorf("%s must name the kube-controller-manager binary: run `make kube-controller-manager`", EnvKubeControllerManager)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
 	}
 	logFile := filepath.Join(dir, "kube-controller-manager.log")
 	cmd, err := start(bin, args(c.Kubeconfig(), dir, port), logFile)
 	if err != nil {
-		t.Fatalf("gctest: %v", err)
+		return nil, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stop(cmd); <-exited })
+	stop = func() { kill(cmd); <-exited }
 	if err := waitHealthy(port, exited); err != nil {
+		stop()
 		log, _ := os.ReadFile(logFile)
-		t.Fatalf("gctest: kube-controller-manager: %v\n%s", err, tail(log))
+		return nil, fmt.Errorf("kube-controller-manager: %w\n%s", err, tail(log))
 	}
+	return stop, nil
 }
 
 // args run only the garbage collector, with the admin kubeconfig's own

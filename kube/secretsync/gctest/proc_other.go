@@ -9,4 +9,4 @@ import (
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
-func stop(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
+func kill(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
