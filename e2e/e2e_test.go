@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/secretfs/secretfs/vault/emulator"
@@ -155,8 +156,8 @@ func TestKubeletScenarios(t *testing.T) {
 			{"no capability", func(r *csipb.NodePublishVolumeRequest) { r.VolumeCapability = nil }, codes.InvalidArgument, "volume_capability"},
 			{"not read-only", func(r *csipb.NodePublishVolumeRequest) { r.Readonly = false }, codes.InvalidArgument, "readonly"},
 			{"no class attribute", func(r *csipb.NodePublishVolumeRequest) { delete(r.VolumeContext, "secretProviderClass") }, codes.InvalidArgument, "secretProviderClass"},
-			{"unknown class", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "nope" }, codes.NotFound, "nope"},
-			{"class in another namespace", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "app" }, codes.NotFound, "team-d"},
+			{"unknown class", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "nope" }, codes.FailedPrecondition, "team-d/nope"},
+			{"class in another namespace", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "app" }, codes.FailedPrecondition, "team-d/app"},
 			{"misspelled object field", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "typo" }, codes.InvalidArgument, "objectAlais"},
 			{"no credentials", func(r *csipb.NodePublishVolumeRequest) { r.Secrets = nil }, codes.FailedPrecondition, "nodePublishSecretRef"},
 			{"wrong client secret", func(r *csipb.NodePublishVolumeRequest) {
@@ -166,7 +167,7 @@ func TestKubeletScenarios(t *testing.T) {
 				r.VolumeContext["secretProviderClass"] = "nogrant"
 				r.Secrets = map[string]string{"clientid": noGrant, "clientsecret": "no-grant-secret-value"}
 			}, codes.PermissionDenied, "kv-e2e"},
-			{"object missing in the vault", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "missing-object" }, codes.NotFound, "does-not-exist"},
+			{"object missing in the vault", func(r *csipb.NodePublishVolumeRequest) { r.VolumeContext["secretProviderClass"] = "missing-object" }, codes.FailedPrecondition, "does-not-exist"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				req := h.publishRequest(p, "v-"+strings.ReplaceAll(tc.name, " ", "-"), "typo", appCreds)
@@ -241,7 +242,7 @@ func (h *harness) serviceAccountToken(t *testing.T, namespace, name string) stri
 	ctx := context.Background()
 	h.ensureNamespace(t, namespace)
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
-	if _, err := h.cluster.Client.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if _, err := h.cluster.Client.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	tr, err := h.cluster.Client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authv1.TokenRequest{

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +21,8 @@ import (
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -61,7 +62,9 @@ func newHarness(t *testing.T, ttl time.Duration) *harness {
 	h.bin = buildSecretfs(t)
 	h.endpoint = "unix://" + filepath.Join(h.dir, "csi.sock")
 	h.metrics = freeAddr(t)
+	h.logFile = filepath.Join(h.dir, "node.log")
 	h.startNode(t)
+	t.Cleanup(func() { h.stopNode(t) })
 	return h
 }
 
@@ -86,10 +89,9 @@ func freeAddr(t *testing.T) string {
 }
 
 // startNode starts `secretfs node` as kubelet's node plugin would run, and
-// waits until its CSI Probe answers ready.
+// waits until its CSI Probe answers ready. The harness stops it at the end.
 func (h *harness) startNode(t *testing.T) {
 	t.Helper()
-	h.logFile = filepath.Join(h.dir, "node.log")
 	log, err := os.OpenFile(h.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +105,7 @@ func (h *harness) startNode(t *testing.T) {
 	if err := h.node.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.stopNode(t); log.Close() })
+	log.Close() // the child holds its own descriptor
 	conn, err := grpc.NewClient(h.endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -170,10 +172,9 @@ func (h *harness) createClass(t *testing.T, namespace, name string, params map[s
 
 func (h *harness) ensureNamespace(t *testing.T, ns string) {
 	t.Helper()
-	nsObj := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}
-	b, _ := json.Marshal(nsObj)
-	_, err := h.cluster.Client.CoreV1().RESTClient().Post().AbsPath("/api/v1/namespaces").Body(b).DoRaw(context.Background())
-	if err != nil && !strings.Contains(err.Error(), "already exists") {
+	_, err := h.cluster.Client.CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating namespace %s: %v", ns, err)
 	}
 }
