@@ -45,13 +45,14 @@ type harness struct {
 	ident    csipb.IdentityClient
 	ttl      time.Duration
 	metrics  string
+	nodeArgs []string // extra `secretfs node` flags, e.g. --sync-secrets
 }
 
 var spcResource = schema.GroupVersionResource{Group: "secrets-store.csi.x-k8s.io", Version: "v1", Resource: "secretproviderclasses"}
 
-func newHarness(t *testing.T, ttl time.Duration) *harness {
+func newHarness(t *testing.T, ttl time.Duration, nodeArgs ...string) *harness {
 	t.Helper()
-	h := &harness{cluster: kubetest.Start(t), dir: t.TempDir(), ttl: ttl}
+	h := &harness{cluster: kubetest.Start(t), dir: t.TempDir(), ttl: ttl, nodeArgs: nodeArgs}
 	h.cluster.ApplyCRDs(t)
 	kv, err := emulator.Start(emulator.Options{Dir: filepath.Join(h.dir, "kv")})
 	if err != nil {
@@ -96,11 +97,12 @@ func (h *harness) startNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.node = exec.Command(h.bin, "node",
+	args := []string{"node",
 		"--endpoint", h.endpoint, "--node-id", "node-1", "--kubeconfig", h.cluster.Kubeconfig(),
 		"--ttl", h.ttl.String(), "--backend", "fuse", "--state-file", filepath.Join(h.dir, "state.json"),
 		"--metrics-addr", h.metrics, "--health-addr", "", "--log-format", "json",
-		"--ca-file", h.kv.CAFile(), "--resolve", "test="+h.kv.Addr())
+		"--ca-file", h.kv.CAFile(), "--resolve", "test=" + h.kv.Addr()}
+	h.node = exec.Command(h.bin, append(args, h.nodeArgs...)...)
 	h.node.Stdout, h.node.Stderr = log, log
 	if err := h.node.Start(); err != nil {
 		t.Fatal(err)
