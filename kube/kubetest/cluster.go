@@ -45,6 +45,7 @@ type Cluster struct {
 	Client  kubernetes.Interface
 	Dynamic dynamic.Interface
 
+	quiet      dynamic.Interface // drops API warnings: ApplyCRDs lists deprecated versions
 	dir        string
 	bins       binaries
 	pki        *pki
@@ -156,6 +157,11 @@ func (c *Cluster) connect() error {
 		return fmt.Errorf("building client: %w", err)
 	}
 	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
+		return fmt.Errorf("building dynamic client: %w", err)
+	}
+	quiet := rest.CopyConfig(c.Config)
+	quiet.WarningHandler = rest.NoWarnings{}
+	if c.quiet, err = dynamic.NewForConfig(quiet); err != nil {
 		return fmt.Errorf("building dynamic client: %w", err)
 	}
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")

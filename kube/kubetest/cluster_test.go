@@ -217,18 +217,24 @@ func TestRBACIsEnforced(t *testing.T) {
 
 func TestRestartKeepsData(t *testing.T) {
 	defer goleak.VerifyNone(t, append(transportGoroutines, goleak.IgnoreCurrent())...)
+	began := time.Now()
 	c := Start(t)
+	t.Logf("Start: %v", time.Since(began))
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "survivor"}, Data: map[string]string{"k": "v"}}
 	if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx(t), cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	began = time.Now()
 	c.StopAPIServer()
+	t.Logf("StopAPIServer: %v", time.Since(began))
 	short, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, err := c.Client.CoreV1().ConfigMaps("default").Get(short, "survivor", metav1.GetOptions{}); err == nil {
 		t.Fatal("Get succeeded while the API server was stopped")
 	}
+	began = time.Now()
 	c.Restart(t)
+	t.Logf("Restart: %v", time.Since(began))
 	got, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx(t), "survivor", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("Get after Restart: %v", err)

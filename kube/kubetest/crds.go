@@ -117,7 +117,7 @@ func (c *Cluster) waitServed(ctx context.Context, crd *unstructured.Unstructured
 			return false, nil
 		}
 		for _, gvr := range servedResources(got) {
-			if _, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			if _, err := c.quiet.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 				return false, nil
 			}
 		}
