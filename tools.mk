@@ -12,8 +12,9 @@
 # Included by the main Makefile. Provides:
 #   make variables  KUBE_APISERVER ETCD CSI_SANITY KUBE_CONTROLLER_MANAGER
 #   environment     SECRETFS_KUBE_APISERVER SECRETFS_ETCD SECRETFS_CSI_SANITY
-#                   SECRETFS_KUBE_CONTROLLER_MANAGER (read by kube/kubetest)
-#   targets         tools kube-apiserver etcd csi-sanity kube-controller-manager
+#                   SECRETFS_KUBE_CONTROLLER_MANAGER (read by kube/kubetest and
+#                   kube/secretsync/gctest)
+#   targets         tools (every binary) kube-apiserver kube-controller-manager etcd csi-sanity
 
 TOOLS_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -39,7 +40,7 @@ TOOLS_GO := env GOFLAGS="-mod=mod -buildvcs=false" go
 
 .PHONY: tools kube-apiserver kube-controller-manager etcd csi-sanity
 
-tools: kube-apiserver etcd csi-sanity
+tools: kube-apiserver kube-controller-manager etcd csi-sanity
 
 kube-apiserver: $(KUBE_APISERVER)
 kube-controller-manager: $(KUBE_CONTROLLER_MANAGER)
