@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,13 +114,7 @@ func start(dir string) (*Cluster, error) {
 	if c.pki, err = newPKI(dir); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return nil, err
-	}
-	c.etcdPorts, c.apiPort = [2]int{ports[0], ports[1]}, ports[2]
-	if err := c.startProcesses(); err != nil {
-		c.Stop()
+	if err := c.startOnFreePorts(); err != nil {
 		return nil, err
 	}
 	if err := c.connect(); err != nil {
@@ -127,6 +122,31 @@ func start(dir string) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// startOnFreePorts starts etcd and the API server on ports that were free a
+// moment ago, and tries new ones if another process took one in between.
+func (c *Cluster) startOnFreePorts() error {
+	var err error
+	for range 3 {
+		var ports []int
+		if ports, err = freePorts(3); err != nil {
+			return err
+		}
+		c.etcdPorts, c.apiPort = [2]int{ports[0], ports[1]}, ports[2]
+		if err = c.startProcesses(); err == nil {
+			return nil
+		}
+		c.Stop()
+		if !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		// etcd's data records its peer URL: start the next try afresh.
+		if rmErr := os.RemoveAll(filepath.Join(c.dir, "etcd")); rmErr != nil {
+			return errors.Join(err, rmErr)
+		}
+	}
+	return err
 }
 
 // freePorts finds n distinct loopback ports that are free now.
