@@ -199,7 +199,7 @@ type envOption func(*csi.Config)
 
 // startEnv serves a NodeServer on a socket in a short temp dir (unix socket
 // paths are limited to 108 bytes) until the test ends.
-func startEnv(t *testing.T, classes csi.ClassGetter, opts ...envOption) *env {
+func startEnv(t testing.TB, classes csi.ClassGetter, opts ...envOption) *env {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "csi")
 	if err != nil {

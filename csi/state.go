@@ -88,10 +88,18 @@ func (s *State) Entries() []Entry {
 	return s.sortedLocked()
 }
 
-// Put records e, replacing an entry for the same target.
+// Put records e, replacing an entry for the same target. Recording what
+// is already there (kubelet's periodic republish) writes nothing and keeps
+// the first Published time: the write is an fsync, milliseconds.
 func (s *State) Put(e Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.entries[e.TargetPath]; ok {
+		e.Published = old.Published
+		if old == e {
+			return nil
+		}
+	}
 	s.entries[e.TargetPath] = e
 	return s.saveLocked()
 }

@@ -117,3 +117,41 @@ func TestStateHoldsNoSecret(t *testing.T) {
 		t.Errorf("state file lacks the class:\n%s", data)
 	}
 }
+
+// TestStateRepublish: recording the same mount again keeps the first
+// publish time (and skips the write); a changed mount is recorded.
+func TestStateRepublish(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := csi.OpenState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := entry("/a")
+	later := first
+	later.Published = first.Published.Add(time.Hour)
+	changed := later
+	changed.VolumeID = "vol-other"
+	wantChanged := changed
+	wantChanged.Published = first.Published
+
+	steps := []struct {
+		put  csi.Entry
+		want csi.Entry
+	}{
+		{first, first},
+		{later, first},
+		{changed, wantChanged},
+	}
+	for i, st := range steps {
+		if err := s.Put(st.put); err != nil {
+			t.Fatal(err)
+		}
+		got, err := csi.LoadState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]csi.Entry{st.want}, got); diff != "" {
+			t.Errorf("step %d: file (-want +got):\n%s", i, diff)
+		}
+	}
+}
