@@ -25,7 +25,7 @@ type Entry struct {
 	Class      string    `json:"secretProviderClass"` // "namespace/name"
 	Pod        PodInfo   `json:"pod"`
 	Backend    string    `json:"backend,omitempty"` // "fuse" or "files"
-	Published  time.Time `json:"published"` // first publish; a republish keeps it
+	Published  time.Time `json:"published"`         // first publish; a republish keeps it
 }
 
 type stateFile struct {
