@@ -2,6 +2,7 @@ package csi
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -56,7 +57,7 @@ func (s *NodeServer) unpublish(ctx context.Context, req *csi.NodeUnpublishVolume
 	}
 	defer s.locks.unlock(target)
 	if err := s.mounter.Unmount(ctx, target); err != nil {
-		return withCode(codes.Internal, "unmount %s: %w", target, err)
+		return fmt.Errorf("unmount %s: %w", target, err) // codeOf: Internal, or the context's code
 	}
 	if err := s.cfg.State.Remove(target); err != nil {
 		return withCode(codes.Internal, "forget %s: %w", target, err)
