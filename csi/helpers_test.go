@@ -35,6 +35,7 @@ type stubMounter struct {
 	mounts   []csi.MountRequest
 	unmounts []string
 	err      error                                    // returned by Mount
+	unmntErr error                                    // returned by Unmount
 	gate     func(ctx context.Context, target string) // called first by Mount, if set
 }
 
@@ -62,7 +63,11 @@ func (m *stubMounter) Mount(ctx context.Context, r csi.MountRequest) error {
 func (m *stubMounter) Unmount(_ context.Context, target string) error {
 	m.mu.Lock()
 	m.unmounts = append(m.unmounts, target)
+	err := m.unmntErr
 	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if err := os.RemoveAll(target); err != nil {
 		return fmt.Errorf("remove target: %w", err)
 	}

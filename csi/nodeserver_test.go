@@ -277,6 +277,27 @@ func TestIdempotent(t *testing.T) {
 	}
 }
 
+// TestUnpublishFailure: a failed unmount is Internal and the state keeps
+// the entry, so a restarted node still knows to clean the target.
+func TestUnpublishFailure(t *testing.T) {
+	e := startEnv(t, defaultClasses())
+	target := e.target("stuck")
+	if _, err := e.node.NodePublishVolume(context.Background(), publishReq(target)); err != nil {
+		t.Fatal(err)
+	}
+	e.mounter.mu.Lock()
+	e.mounter.unmntErr = errors.New("device or resource busy")
+	e.mounter.mu.Unlock()
+	_, err := e.node.NodeUnpublishVolume(context.Background(), &csipb.NodeUnpublishVolumeRequest{VolumeId: "v", TargetPath: target})
+	checkErr(t, err, wantErr{codes.Internal, "unmount " + target + ": device or resource busy"})
+	if got := e.state.Entries(); len(got) != 1 {
+		t.Errorf("state after a failed unpublish holds %d entries, want 1", len(got))
+	}
+	if got := metricValue(t, e, "node_unpublish_error_total", nil); got != 1 {
+		t.Errorf("node_unpublish_error_total = %v, want 1", got)
+	}
+}
+
 func TestUnpublishRefusals(t *testing.T) {
 	tests := []struct {
 		name string
