@@ -17,6 +17,7 @@ type metrics struct {
 	syncDur   *prometheus.HistogramVec
 	rotations *prometheus.CounterVec
 	rotateErr *prometheus.CounterVec
+	rotateDur *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,10 +38,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rotateErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rotation_reconcile_error_total", Help: "Failed reconciles after a new Key Vault version.",
 		}, []string{"os_type", "rotated", "error_type"}),
+		rotateDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rotation_reconcile_duration_sec", Help: "Time to bring Secrets and status in step after a new Key Vault version.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"os_type"}),
 	}
 	if reg != nil {
 		m.sync, m.syncErr, m.syncDur = register(reg, m.sync), register(reg, m.syncErr), register(reg, m.syncDur)
-		m.rotations, m.rotateErr = register(reg, m.rotations), register(reg, m.rotateErr)
+		m.rotations, m.rotateErr, m.rotateDur = register(reg, m.rotations), register(reg, m.rotateErr), register(reg, m.rotateDur)
 	}
 	return m
 }
@@ -67,7 +72,8 @@ func (m *metrics) synced(start time.Time, out outcome) {
 	m.sync.WithLabelValues(runtime.GOOS, "azure").Inc()
 }
 
-func (m *metrics) rotation(rotated bool, err error) {
+func (m *metrics) rotation(start time.Time, rotated bool, err error) {
+	m.rotateDur.WithLabelValues(runtime.GOOS).Observe(time.Since(start).Seconds())
 	label := "false"
 	if rotated {
 		label = "true"

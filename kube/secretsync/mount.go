@@ -68,14 +68,23 @@ func (w *Writer) notePodUID(s snapshot, uid string) {
 	w.mu.Unlock()
 }
 
+// forget drops an unmounted entry, unless it was mounted again meanwhile.
+func (w *Writer) forget(s snapshot) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mounts[s.target] == s.m && s.m.vol == nil {
+		delete(w.mounts, s.target)
+	}
+}
+
 // finish forgets a cleaned-up mount, unless it was mounted again meanwhile,
 // and clears the warning memory of a healthy one.
 func (w *Writer) finish(s snapshot) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	s.m.lastWarning = ""
-	if s.vol == nil && w.mounts[s.target] == s.m && s.m.vol == nil {
-		delete(w.mounts, s.target)
+	w.mu.Unlock()
+	if s.vol == nil {
+		w.forget(s)
 	}
 }
 

@@ -43,6 +43,7 @@ const (
 
 // reconcile brings the Secrets and the status of a mounted volume in step.
 func (w *Writer) reconcile(ctx context.Context, s snapshot) error {
+	start := w.metrics.now()
 	if err := w.resolvePodUID(ctx, &s); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (w *Writer) reconcile(ctx context.Context, s snapshot) error {
 	errs = append(errs, withReason(ReasonFailedToUpdateStatus, err))
 	err = errors.Join(errs...)
 	if s.rotated {
-		w.metrics.rotation(rotated || statusChanged, err)
+		w.metrics.rotation(start, rotated || statusChanged, err)
 		if statusChanged && err == nil {
 			w.event(s.pod, normal, ReasonMountRotationComplete,
 				fmt.Sprintf("the volume at %s shows the new Key Vault versions of SecretProviderClass %s", s.target, s.class))

@@ -37,6 +37,10 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// maxCleanupRetries bounds the retries of an unmount's cleanup: with the
+// default backoff, about ten minutes.
+const maxCleanupRetries = 70
+
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -208,6 +212,12 @@ func (w *Writer) process(stopping context.Context, target string) {
 	case errors.As(err, new(permanentError)):
 		w.failed(snap, err)
 		w.queue.Forget(target)
+	case snap.vol == nil && w.queue.NumRequeues(target) >= maxCleanupRetries:
+		// Give up undoing an unmount (RBAC revoked, namespace stuck): the
+		// garbage collector deletes the Secret once the pod is gone.
+		w.failed(snap, err)
+		w.queue.Forget(target)
+		w.forget(snap)
 	default:
 		w.failed(snap, err)
 		w.queue.AddRateLimited(target)
