@@ -15,7 +15,7 @@
 
 ARG GO_VERSION=1.26
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS=linux
 ARG TARGETARCH
 WORKDIR /src
@@ -23,7 +23,7 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 # Static (CGO_ENABLED=0) and reproducible (-trimpath, no VCS stamp): the same source gives the same
-# binary on any builder, and it runs on any libc.
+# binary on any builder, and it runs on any libc. deploy/dockerfile_test.go runs this same build.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/secretfs ./cmd/secretfs
@@ -35,5 +35,5 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/secretfs /usr/local/bin/secretfs
 USER root
+# The DaemonSet supplies the subcommand and flags (secretfs node …).
 ENTRYPOINT ["/usr/local/bin/secretfs"]
-CMD ["node", "--help"]
