@@ -118,6 +118,11 @@ type node struct {
 }
 
 func (e *env) node(name string) *node {
+	return e.nodeWith(name, secretsync.Options{RetryBase: 50 * time.Millisecond, RetryMax: time.Second})
+}
+
+// nodeWith is node with writer options (NodeName and Registerer are set here).
+func (e *env) nodeWith(name string, opts secretsync.Options) *node {
 	t := e.t
 	t.Helper()
 	n := &node{name: name, reg: prometheus.NewRegistry()}
@@ -131,9 +136,8 @@ func (e *env) node(name string) *node {
 		t.Fatal(err)
 	}
 	n.manager = volume.NewManager(vn, b)
-	n.writer, err = secretsync.New(e.c.Config, e.classes, secretsync.Options{
-		NodeName: name, Registerer: n.reg, RetryBase: 50 * time.Millisecond, RetryMax: time.Second,
-	})
+	opts.NodeName, opts.Registerer = name, n.reg
+	n.writer, err = secretsync.New(e.c.Config, e.classes, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,19 @@ func (w *Writer) snapshot(target string) (snapshot, bool) {
 	return s, true
 }
 
+// mountedTargets lists the targets still mounted.
+func (w *Writer) mountedTargets() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var targets []string
+	for t, m := range w.mounts {
+		if m.vol != nil {
+			targets = append(targets, t)
+		}
+	}
+	return targets
+}
+
 // noteSecret records that s's pod is (about to be) an owner of the Secret.
 func (w *Writer) noteSecret(s snapshot, name string) {
 	w.mu.Lock()

@@ -1,7 +1,9 @@
 package secretsync_test
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,9 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/kube"
 	"github.com/secretfs/secretfs/kube/kubetest"
 	"github.com/secretfs/secretfs/kube/secretsync"
@@ -344,4 +348,87 @@ func TestAPIServerOutage(t *testing.T) {
 			return st != nil && st.Status.Mounted
 		})
 	}
+}
+
+// TestConcurrentMountsKeepEveryOwner mounts and unmounts eight pods on two
+// nodes at once: writers race on one Secret, conflicts are retried, and no
+// owner is lost or left behind.
+func TestConcurrentMountsKeepEveryOwner(t *testing.T) {
+	noLeaks(t)
+	e := newEnv(t, shared, time.Minute)
+	e.kv.SetSecret(vaultName, "db-password", "pw-1", "")
+	params := e.params("objectName: db-password\nobjectType: secret")
+	e.class("app", params, &kube.SecretObject{SecretName: "db", Data: []*kube.SecretObjectData{{ObjectName: "db-password", Key: "password"}}})
+	nodes := []*node{e.node("node-1"), e.node("node-2")}
+	type mounted struct {
+		n *node
+		r csi.MountRequest
+	}
+	var all []mounted
+	for i := range 8 {
+		n := nodes[i%2]
+		all = append(all, mounted{n, e.request(e.pod(fmt.Sprintf("web-%d", i), n.name), "app", params)})
+	}
+	run := func(f func(m mounted) error) {
+		var g errgroup.Group
+		for _, m := range all {
+			g.Go(func() error { return f(m) })
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(func(m mounted) error { return m.n.manager.Mount(context.Background(), m.r) })
+	eventually(t, wait, "eight owners", func() bool {
+		s := e.secret("db")
+		return s != nil && len(s.OwnerReferences) == 8
+	})
+	run(func(m mounted) error { return m.n.manager.Unmount(context.Background(), m.r.TargetPath) })
+	eventually(t, wait, "Secret deleted after the last unmount", func() bool { return e.secret("db") == nil })
+	for _, m := range all {
+		eventually(t, wait, "status of "+m.r.Pod.Name+" deleted", func() bool {
+			return e.status(secretsync.StatusName(m.r.Pod.Name, e.ns, "app")) == nil
+		})
+	}
+}
+
+// TestPodUIDLookedUpWhenMissing: kubelet without podInfoOnMount sends no
+// pod UID; the owner reference must still name the real pod.
+func TestPodUIDLookedUpWhenMissing(t *testing.T) {
+	noLeaks(t)
+	e := newEnv(t, shared, time.Minute)
+	e.kv.SetSecret(vaultName, "db-password", "pw-1", "")
+	params := e.params("objectName: db-password\nobjectType: secret")
+	e.class("app", params, &kube.SecretObject{SecretName: "db", Data: []*kube.SecretObjectData{{ObjectName: "db-password", Key: "password"}}})
+	n := e.node("node-1")
+	pod := e.pod("web-0", n.name)
+	r := e.request(pod, "app", params)
+	r.Pod.UID = ""
+	n.mount(t, r)
+	var s *corev1.Secret
+	eventually(t, wait, "Secret created", func() bool { s = e.secret("db"); return s != nil })
+	if len(s.OwnerReferences) != 1 || string(s.OwnerReferences[0].UID) != pod.UID {
+		t.Errorf("owners %v, want the pod with UID %s", s.OwnerReferences, pod.UID)
+	}
+}
+
+// TestResyncRestoresDeletedSecret: a synced Secret someone deletes comes
+// back without a rotation.
+func TestResyncRestoresDeletedSecret(t *testing.T) {
+	noLeaks(t)
+	e := newEnv(t, shared, time.Minute)
+	e.kv.SetSecret(vaultName, "db-password", "pw-1", "")
+	params := e.params("objectName: db-password\nobjectType: secret")
+	e.class("app", params, &kube.SecretObject{SecretName: "db", Data: []*kube.SecretObjectData{{ObjectName: "db-password", Key: "password"}}})
+	n := e.nodeWith("node-1", secretsync.Options{Resync: 200 * time.Millisecond})
+	n.mount(t, e.request(e.pod("web-0", n.name), "app", params))
+	var first *corev1.Secret
+	eventually(t, wait, "Secret created", func() bool { first = e.secret("db"); return first != nil })
+	if err := e.c.Client.CoreV1().Secrets(e.ns).Delete(ctx(t), "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, wait, "Secret created again", func() bool {
+		s := e.secret("db")
+		return s != nil && s.UID != first.UID && string(s.Data["password"]) == "pw-1"
+	})
 }

@@ -35,6 +35,10 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Timeout bounds one reconcile; default 30s.
 	Timeout time.Duration
+	// Resync reconciles every mounted volume this often even without a
+	// change, so a Secret someone deleted or edited comes back; default 2m
+	// (upstream's rotation poll interval), negative disables.
+	Resync time.Duration
 }
 
 // maxCleanupRetries bounds the retries of an unmount's cleanup: with the
@@ -56,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
+	}
+	if o.Resync == 0 {
+		o.Resync = 2 * time.Minute
 	}
 	return o
 }
@@ -114,14 +121,35 @@ func New(cfg *rest.Config, classes csi.ClassGetter, o Options) (*Writer, error) 
 		w.wg.Add(1)
 		go w.work(ctx)
 	}
+	if o.Resync > 0 {
+		w.wg.Add(1)
+		go w.resync(ctx, o.Resync)
+	}
 	return w, nil
+}
+
+// resync queues every mounted volume each interval until ctx ends.
+func (w *Writer) resync(ctx context.Context, interval time.Duration) {
+	defer w.wg.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, target := range w.mountedTargets() {
+				w.queue.Add(target)
+			}
+		}
+	}
 }
 
 // Close stops the workers, abandoning queued work: Secrets stay as they
 // are, and the next process reconciles them when kubelet republishes.
 func (w *Writer) Close() error {
-	w.queue.ShutDown()
 	w.cancel()
+	w.queue.ShutDown()
 	w.wg.Wait()
 	return nil
 }
