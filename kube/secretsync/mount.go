@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/secretfs/secretfs/csi"
 )
 
@@ -114,24 +112,9 @@ func (w *Writer) failed(s snapshot, err error) {
 	w.metrics.failed(s, err)
 	w.log.Warn("secret sync failed", "target", s.target, "pod", s.pod.Namespace+"/"+s.pod.Name, "class", s.class, "err", err)
 	var ev eventError
-	if s.vol != nil && !repeat && !routine(err) && errors.As(err, &ev) {
+	if s.vol != nil && !repeat && !every(err, isRoutine) && errors.As(err, &ev) {
 		w.event(s.pod, warning, ev.reason, err.Error())
 	}
-}
-
-// routine reports whether err is only the optimistic-concurrency noise of
-// several writers (a conflict, a create race), which a retry resolves and
-// which is no news to the pod's owner.
-func routine(err error) bool {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if !routine(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 }
 
 // stillOwns reports whether another live mount of the same pod syncs the

@@ -2,9 +2,9 @@ package secretsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -157,18 +157,10 @@ func (w *Writer) Close() error {
 // Mounted implements volume.Observer: it records the mount (never its
 // credentials) and queues it.
 func (w *Writer) Mounted(r csi.MountRequest, v *volume.Volume) {
-	w.mounted(r, v)
-}
-
-// mounted is Mounted for any source, so tests need no *volume.Volume.
-func (w *Writer) mounted(r csi.MountRequest, v source) {
-	w.mu.Lock()
-	prev := w.mounts[r.TargetPath]
 	m := &mount{target: r.TargetPath, pod: r.Pod, class: r.Class, vol: v, secrets: map[string]bool{}}
-	if prev != nil {
-		for name := range prev.secrets {
-			m.secrets[name] = true
-		}
+	w.mu.Lock()
+	if prev := w.mounts[r.TargetPath]; prev != nil {
+		maps.Copy(m.secrets, prev.secrets) // an unmount not yet cleaned up
 	}
 	w.mounts[r.TargetPath] = m
 	w.mu.Unlock()
@@ -216,7 +208,7 @@ func (w *Writer) work(ctx context.Context) {
 }
 
 // process reconciles target once; a transient failure requeues it with
-// backoff, a permanent one waits for the next mount or rotation.
+// backoff, a permanent one waits for the next mount, rotation or resync.
 func (w *Writer) process(stopping context.Context, target string) {
 	snap, ok := w.snapshot(target)
 	if !ok {
@@ -237,7 +229,7 @@ func (w *Writer) process(stopping context.Context, target string) {
 		w.finish(snap)
 	case stopping.Err() != nil:
 		// Close: the work is abandoned, not failed.
-	case errors.As(err, new(permanentError)):
+	case every(err, isPermanent):
 		w.failed(snap, err)
 		w.queue.Forget(target)
 	case snap.vol == nil && w.queue.NumRequeues(target) >= maxCleanupRetries:
