@@ -46,6 +46,12 @@ func Mount(target string, files []File, src Source, opts Options) (*Server, erro
 // Serve serves an already-mounted FUSE connection handed over as
 // "/dev/fd/N" (its owner mounted it with fd=N). It returns when INIT was
 // answered; the owner unmounts it, which ends the server (see Wait).
+//
+// Unlike Mount it cannot run go-fuse's poll hack (the mount point is not
+// known): a process that serves a connection and also opens files on it
+// with os.Open must first poll(2) one file there, or Go's epoll
+// registration can deadlock against its own server. The keeper's server
+// does not read its mounts; tests do (learnNoPoll).
 func Serve(devFD string, files []File, src Source, opts Options) (*Server, error) {
 	if fd := parseDevFD(devFD); fd < 0 {
 		return nil, fmt.Errorf("fusefs: serve %q: want the form /dev/fd/N", devFD)
