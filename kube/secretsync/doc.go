@@ -11,7 +11,8 @@
 // fails, is unreachable, or answers with a conflict. Each reconcile computes
 // the whole desired state again from the volume and the class, so a retry
 // after an outage cannot lose an update: nothing is remembered but "this
-// target needs a look".
+// target needs a look". A periodic resync (Options.Resync) gives every
+// mounted volume that look anyway, so a Secret someone deleted comes back.
 //
 // Lifetime. Upstream deletes a synced Secret when the pod that created it
 // goes, which breaks rolling updates (the new pod still mounts it), and
