@@ -52,7 +52,7 @@ var ErrInvalidPath = errors.New("invalid file path")
 // must exist.
 //
 // The generation just replaced is kept until the next change, and older ones
-// are removed. kubelet removes it at once, but a reader resolving
+// are removed once generationGrace old. kubelet removes it at once, but a reader resolving
 // name -> ..data -> old generation at the moment of the swap then finds the
 // old directory gone (ENOENT); TestWriteAtomicForReaders sees that within a
 // few hundred rewrites. Keeping one generation costs one copy of the set in
@@ -265,7 +265,7 @@ func prune(dir string, keep []string, set []File) error {
 	var errs []error
 	for _, e := range entries {
 		n := e.Name()
-		if slices.Contains(keep, n) || n == dataLink || names[n] || !stale(dir, n) {
+		if slices.Contains(keep, n) || n == dataLink || names[n] || !stale(dir, n) || recent(e) {
 			continue
 		}
 		errs = append(errs, os.RemoveAll(filepath.Join(dir, n)))
@@ -274,6 +274,24 @@ func prune(dir string, keep []string, set []File) error {
 		return fmt.Errorf("removing old files from %s: %w", dir, err)
 	}
 	return nil
+}
+
+// generationGrace is how long a replaced generation outlives its
+// replacement at least: a reader descheduled between resolving ..data and
+// opening the file (seen under load when rewrites come back to back) still
+// finds it. Rewrites normally come a TTL apart, so this keeps only the
+// previous generation in practice. A variable only so tests can set it.
+var generationGrace = 2 * time.Second
+
+// recent reports whether generation directory n was made within the grace,
+// by the UTC time its name records.
+func recent(e fs.DirEntry) bool {
+	n := e.Name()
+	if !isGeneration(n) {
+		return false
+	}
+	made, err := time.Parse(tsLayout, n[:len(tsLayout)])
+	return err == nil && time.Since(made) < generationGrace
 }
 
 // stale reports whether entry n of dir was made by Write: a generation

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -175,6 +176,8 @@ func TestWriteRepairsMissingLink(t *testing.T) {
 }
 
 func TestWriteChange(t *testing.T) {
+	defer func(g time.Duration) { generationGrace = g }(generationGrace)
+	generationGrace = 0 // prune at once, to see exactly what is kept
 	changed := func(edit func(fs []File) []File) []File {
 		return edit(append([]File(nil), sample...))
 	}
