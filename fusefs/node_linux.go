@@ -25,7 +25,7 @@ type tree struct {
 	layout *layout
 	byIno  map[uint64]*fs.Inode // every node, for LookupNode
 	files  map[string]*fileNode // every file, for Changed
-	dirs   map[string]*dirNode  // every directory, for notifying parents
+	dirs   map[string]*dirNode  // every directory, for building the tree
 }
 
 // content is one immutable version of a file. A pointer to it is swapped
@@ -35,9 +35,9 @@ type content struct {
 	mtime time.Time
 }
 
-// dirNode is the root or a history directory. Directories are always
-// answered with handles (OPENDIR is not ENOSYS), as the kernel's no_open
-// would otherwise apply to them too.
+// dirNode is the root or a history directory. It implements no Open:
+// OPENDIR gets go-fuse's default handle, and the directory listing is the
+// fixed set of children (no READDIRPLUS, so listing loads no file).
 type dirNode struct {
 	fs.Inode
 	t *tree
@@ -171,8 +171,9 @@ type fileNode struct {
 
 	// flipMu serialises flips and touches of this file, so a SETATTR
 	// reply (which the kernel applies unconditionally) never lands after
-	// a flip's invalidation. Taken before mu; never held by a request
-	// handler.
+	// a flip's invalidation. Taken before mu. Its holder waits for READ
+	// and SETATTR replies, so their handlers never take it (go-fuse
+	// always keeps a goroutine reading requests).
 	flipMu sync.Mutex
 	// mu guards the kernel-cache state below. Never held while notifying.
 	mu sync.Mutex
