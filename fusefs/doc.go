@@ -65,7 +65,10 @@
 // (roughly 10–20× tmpfs on a loaded two-core machine, against 1.1–3× for
 // NoOpen); pread on an open file is a page-cache hit as on tmpfs. While some
 // process keeps an old version open, stat shows the old size and mtime and
-// new opens are served by direct I/O; both end with its close.
+// new opens are served by direct I/O; both end with its close. Not covered:
+// mmap of a file opened in that window (MAP_SHARED on a direct I/O handle
+// fails with ENODEV; a private mapping may fill the cache with the new
+// version under the old readers).
 //
 // # Watchers
 //
