@@ -52,3 +52,11 @@ deps:
 
 clean:
 	rm -rf bin
+
+## bench: every performance claim of design.md against its baseline (< 15 min, root); writes bench/results/.
+bench:
+	$(GO) run ./bench/cmd/secretfs-bench -out bench/results
+
+## bench-quick: the same harness in its < 2 minute mode (TestQuickBench runs it under `make test`).
+bench-quick:
+	$(GO) run ./bench/cmd/secretfs-bench -quick -out $${BENCH_OUT:-/tmp/secretfs-bench-quick}
