@@ -28,6 +28,9 @@ type conn struct {
 	notes  *queue         // notifications from the server, in order
 	wg     sync.WaitGroup // the kernel reader, server readers, revivals, the notifier
 	gone   chan struct{}  // closed when the kernel ended the connection
+	onEnd  func(*conn)    // called when the kernel ended the connection
+	// kernelDone is closed when the kernel reader returned.
+	kernelDone chan struct{}
 
 	mu sync.Mutex
 	// init is the INIT request, kept once answered, to replay.
@@ -77,6 +80,8 @@ type server struct {
 	gen   uint64
 	pid   int // the peer, if known (watchdog); 0 otherwise
 	ready bool
+	done    chan struct{} // closed when its reader returned
+	revived chan struct{} // closed when revival ended, either way
 }
 
 // callBit marks the keeper's own uniques; the kernel's stay far below it.
@@ -87,7 +92,7 @@ func newConn(target, name string, dev *os.File, log *slog.Logger) *conn {
 		target: target, name: name, dev: dev, devRC: rawConn(dev),
 		log:   log.With("target", target),
 		notes: newQueue(),
-		gone:  make(chan struct{}),
+		gone:  make(chan struct{}), kernelDone: make(chan struct{}),
 		reqs:  map[uint64]*request{}, kernel: map[uint64]uint64{}, server: map[uint64]uint64{},
 		handles: map[uint64]*handle{}, calls: map[uint64]chan []byte{},
 	}
@@ -96,7 +101,7 @@ func newConn(target, name string, dev *os.File, log *slog.Logger) *conn {
 // start runs the kernel reader and the notifier.
 func (c *conn) start() {
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.readKernel() }()
+	go func() { defer c.wg.Done(); defer close(c.kernelDone); c.readKernel() }()
 	go func() { defer c.wg.Done(); c.notes.drain(c.writeKernel) }()
 }
 
@@ -130,6 +135,9 @@ func (c *conn) end() {
 	}
 	c.notes.close()
 	close(c.gone)
+	if c.onEnd != nil {
+		c.onEnd(c)
+	}
 }
 
 // fromKernel handles one request; m is only valid during the call.
@@ -290,6 +298,7 @@ func (c *conn) forgetCount(id, n uint64) uint64 {
 // readServer forwards server s's replies and notifications until its EOF,
 // then detaches it; its unanswered requests wait for the next server.
 func (c *conn) readServer(s *server) {
+	defer close(s.done)
 	for {
 		err := readMsg(s.rc, func(m []byte) { c.fromServer(s, m) })
 		if err == nil {
@@ -391,4 +400,29 @@ func (c *conn) pending() []uint64 {
 	}
 	slices.Sort(us)
 	return us
+}
+
+// info describes the mount.
+func (c *conn) info() MountInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return MountInfo{Target: c.target, Served: c.srv != nil && c.srv.ready, Waiting: len(c.reqs)}
+}
+
+// dropIfHung drops the attached server if a request sent to it before
+// cutoff is still unanswered, and returns its PID.
+func (c *conn) dropIfHung(cutoff time.Time) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.srv == nil || !c.srv.ready {
+		return 0, false
+	}
+	for _, r := range c.reqs {
+		if r.gen == c.gen && r.sent.Before(cutoff) {
+			pid := c.srv.pid
+			c.dropLocked()
+			return pid, true
+		}
+	}
+	return 0, false
 }
