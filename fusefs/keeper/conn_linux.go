@@ -75,11 +75,11 @@ type handle struct {
 
 // server is one attached server.
 type server struct {
-	f     *os.File // the keeper's end of the socket pair, non-blocking
-	rc    syscall.RawConn
-	gen   uint64
-	pid   int // the peer, if known (watchdog); 0 otherwise
-	ready bool
+	f       *os.File // the keeper's end of the socket pair, non-blocking
+	rc      syscall.RawConn
+	gen     uint64
+	pid     int // the peer, if known (watchdog); 0 otherwise
+	ready   bool
 	done    chan struct{} // closed when its reader returned
 	revived chan struct{} // closed when revival ended, either way
 }
@@ -93,7 +93,7 @@ func newConn(target, name string, dev *os.File, log *slog.Logger) *conn {
 		log:   log.With("target", target),
 		notes: newQueue(),
 		gone:  make(chan struct{}), kernelDone: make(chan struct{}),
-		reqs:  map[uint64]*request{}, kernel: map[uint64]uint64{}, server: map[uint64]uint64{},
+		reqs: map[uint64]*request{}, kernel: map[uint64]uint64{}, server: map[uint64]uint64{},
 		handles: map[uint64]*handle{}, calls: map[uint64]chan []byte{},
 	}
 }
@@ -212,7 +212,11 @@ func (c *conn) answer(unique uint64, errno syscall.Errno) {
 // is dropped (its requests wait for the next). Must hold mu.
 func (c *conn) toServer(m []byte) {
 	if err := writeMsg(c.srv.rc, m); err != nil {
-		c.log.Warn("keeper: server does not take requests; dropping it", "err", err)
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			c.log.Info("keeper: server went away; requests wait for the next")
+		} else {
+			c.log.Warn("keeper: server does not take requests; dropping it", "err", err)
+		}
 		c.dropLocked()
 	}
 }

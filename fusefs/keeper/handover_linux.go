@@ -64,6 +64,9 @@ func (k *Keeper) handover(c *net.UnixConn) {
 		return
 	}
 	for _, cn := range k.conns {
+		cn.stopKernel() // all at once: the pause is one mount's, not the sum
+	}
+	for _, cn := range k.conns {
 		st, files := cn.stop()
 		err := send(c, message{State: st}, files...)
 		closeAll(files)
@@ -83,7 +86,7 @@ func (k *Keeper) handover(c *net.UnixConn) {
 // (bounded), stops reading from the server and returns the state and the
 // files to pass on: /dev/fuse, then the server socket if attached.
 func (c *conn) stop() (*connState, []*os.File) {
-	c.dev.SetReadDeadline(time.Now())
+	c.stopKernel()
 	<-c.kernelDone
 	c.mu.Lock()
 	s := c.srv
@@ -113,6 +116,9 @@ func (c *conn) stop() (*connState, []*os.File) {
 	}
 	return c.snapshot(attached), files
 }
+
+// stopKernel makes the kernel reader return at the next message boundary.
+func (c *conn) stopKernel() { c.dev.SetReadDeadline(time.Now()) }
 
 // sentWaiting counts requests the attached server has not answered yet.
 func (c *conn) sentWaiting() int {

@@ -54,7 +54,7 @@ func (c *conn) revive(s *server, timeout time.Duration) {
 		}
 	}
 	if c.init != nil && len(c.kernel)+len(c.handles) > 0 {
-		c.log.Info("keeper: server revived", "nodes", len(c.server), "handles", len(c.handles), "resent", len(waiting), "took", time.Since(start))
+		c.log.Debug("keeper: server revived", "nodes", len(c.server), "handles", len(c.handles), "resent", len(waiting), "took", time.Since(start))
 	}
 }
 

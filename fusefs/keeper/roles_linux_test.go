@@ -70,7 +70,7 @@ func keeperRole(ctx context.Context, args []string) error {
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	cfg := keeper.Config{Socket: fl.Arg(0), HungAfter: *hung, KillHung: true, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	cfg := keeper.Config{Socket: fl.Arg(0), HungAfter: *hung, KillHung: true, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	start := keeper.Start
 	if *takeover {
 		start = keeper.Takeover
@@ -111,16 +111,25 @@ func (fixedSource) Read(ctx context.Context, p string) ([]byte, error) {
 // keeper, prints "ready" when all are served, runs until killed.
 func serverRole(ctx context.Context, args []string) error {
 	c := keeper.NewClient(args[0])
-	var keep []*os.File
-	for _, target := range args[1:] {
-		f, _, err := c.Mount(target, "secretfs")
-		if err != nil {
-			return err
-		}
-		keep = append(keep, f)
-		if _, err := fusefs.Serve(fmt.Sprintf("/dev/fd/%d", f.Fd()), testFiles, fixedSource{}, fusefs.Options{}); err != nil {
-			return err
-		}
+	keep := make([]*os.File, len(args)-1)
+	errs := make([]error, len(args)-1)
+	var wg sync.WaitGroup
+	for i, target := range args[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, _, err := c.Mount(target, "secretfs")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			keep[i] = f
+			_, errs[i] = fusefs.Serve(fmt.Sprintf("/dev/fd/%d", f.Fd()), testFiles, fixedSource{}, fusefs.Options{})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	fmt.Println("ready")
 	<-ctx.Done()

@@ -133,4 +133,3 @@ func peerPID(c *net.UnixConn) int {
 	}
 	return int(cred.Pid)
 }
-
