@@ -22,6 +22,7 @@ commands:
   mount     mount the objects of a SecretProviderClass file at a directory
   emulator  run the Key Vault + Entra ID emulator
   demo      run the emulator, mount a demo volume, rotate a secret
+  keeper    hold FUSE connections across restarts and upgrades of node
 
 Run 'secretfs <command> -h' for a command's flags.
 `
@@ -51,6 +52,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"mount":    runMount,
 		"emulator": runEmulator,
 		"demo":     runDemo,
+		"keeper":   runKeeper,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
