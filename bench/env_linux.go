@@ -136,6 +136,9 @@ func (n *node) mount(ctx context.Context, e *env, target string, names []string,
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { // kubelet creates the parent
+		return err
+	}
 	r := csi.MountRequest{TargetPath: target, VolumeID: "vol-" + filepath.Base(target), Class: "bench/spc", Params: p, Creds: pc}
 	if err := n.mgr.Mount(ctx, r); err != nil {
 		return fmt.Errorf("mount %s: %w", target, err)

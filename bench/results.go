@@ -1,6 +1,10 @@
 package bench
 
-import "time"
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
 
 // Results is everything one run measured; it is written as results.json and
 // rendered as REPORT.md.
@@ -71,4 +75,30 @@ func row(c, unit string, sfs, base Stat, baseName, target string, check func(sfs
 // ratioAtMost is a check for "≤ k× baseline".
 func ratioAtMost(k float64) func(_, _, r float64) bool {
 	return func(_, _, r float64) bool { return r <= k }
+}
+
+// jsonNum is x, or nil (JSON null) for NaN and infinities, which JSON
+// cannot carry.
+func jsonNum(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// MarshalJSON writes undefined numbers as null.
+func (s Stat) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Median, Min, Max *float64
+		N                int
+	}{jsonNum(s.Median), jsonNum(s.Min), jsonNum(s.Max), s.N})
+}
+
+// MarshalJSON writes an undefined ratio as null.
+func (r Row) MarshalJSON() ([]byte, error) {
+	type plain Row
+	return json.Marshal(struct {
+		plain
+		Ratio *float64 `json:"ratio"`
+	}{plain(r), jsonNum(r.Ratio)})
 }
