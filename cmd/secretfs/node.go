@@ -45,6 +45,9 @@ type nodeConfig struct {
 	CAFile      string
 	Resolve     resolveFlag
 	SyncSecrets bool
+	// KeeperSocket, if set, mounts FUSE volumes through `secretfs keeper`
+	// so they survive restarts of this process.
+	KeeperSocket string
 }
 
 func runNode(ctx context.Context, args []string, out io.Writer) error {
@@ -63,6 +66,7 @@ func runNode(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.StateFile, "state-file", "/var/run/secretfs/state.json", "where published volumes are recorded (no secrets)")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "extra trusted CA certificates (PEM) for Key Vault and Entra ID")
 	fs.BoolVar(&cfg.SyncSecrets, "sync-secrets", false, "keep the Kubernetes Secrets of SecretProviderClass secretObjects in sync (needs RBAC for secrets)")
+	fs.StringVar(&cfg.KeeperSocket, "keeper-socket", "", "mount FUSE volumes through the secretfs keeper at this socket, so they survive restarts (empty: mount directly)")
 	fs.Var(cfg.Resolve, "resolve", "SUFFIX=HOST:PORT: dial hosts ending in SUFFIX at HOST:PORT (repeatable; for the emulator)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -154,6 +158,9 @@ func newManager(cfg nodeConfig, c *cache.Cache, reg prometheus.Registerer) (*vol
 		vault.ClientOptions{Transport: observed})
 	reg.MustRegister(node.Collector())
 	backend, err := volume.NewBackend(cfg.Backend, volume.FuseOptions{})
+	if err == nil && cfg.KeeperSocket != "" && backend.Name() == "fuse" {
+		backend = volume.NewKeeperBackend(cfg.KeeperSocket, volume.FuseOptions{})
+	}
 	if err != nil {
 		node.Close()
 		return nil, err
