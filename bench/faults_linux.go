@@ -45,7 +45,7 @@ func measureFaults(ctx context.Context, r *runner) (Measure, error) {
 		procs = append(procs, rp)
 	}
 	sampler := startStaleness(n, 100*time.Millisecond)
-	steadyRate, stormRate := r.faultTimeline(ttl)
+	steadyRate, stormRate, phases := r.faultTimeline(ttl, sampler.start)
 	stale := sampler.stop()
 	var ops, bad int
 	for _, rp := range procs {
@@ -67,38 +67,46 @@ func measureFaults(ctx context.Context, r *runner) (Measure, error) {
 		row("GETs/s during the 429 storm", "GETs/s", one(stormRate), one(steadyRate), "steady rate", "—", nil),
 	}
 	m.Series = []Series{stale}
+	m.Notes = append(m.Notes, "timeline (s, as on the plot's x axis): "+phases)
 	return m, nil
 }
 
 // faultTimeline runs steady → 429 storm → steady → outage → recovery and
-// returns the GET rates before and during the storm.
-func (r *runner) faultTimeline(ttl time.Duration) (steady, storm float64) {
+// returns the GET rates before and during the storm, and when each phase
+// began (seconds since start).
+func (r *runner) faultTimeline(ttl time.Duration, start time.Time) (steady, storm float64, phases string) {
 	kv := r.env.kv
-	g0 := r.env.dataPlaneGets() + kv.Count("Outage")
+	at := func(what string) { phases += fmt.Sprintf("%s at %.1f; ", what, time.Since(start).Seconds()) }
+	g0 := r.env.dataPlaneGets()
 	time.Sleep(2 * ttl)
 	g1 := r.env.dataPlaneGets()
+	at("429 storm")
 	kv.SetFault(emulator.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second})
 	time.Sleep(r.plan.stormFor)
 	kv.ClearFault()
+	at("storm ends")
 	g2 := r.env.dataPlaneGets()
 	time.Sleep(ttl)
+	at("outage")
 	kv.SetOutage(true)
 	time.Sleep(r.plan.outageFor)
 	kv.SetOutage(false)
+	at("outage ends")
 	time.Sleep(2 * ttl)
-	return float64(g1-g0) / (2 * ttl).Seconds(), float64(g2-g1) / r.plan.stormFor.Seconds()
+	return float64(g1-g0) / (2 * ttl).Seconds(), float64(g2-g1) / r.plan.stormFor.Seconds(), phases
 }
 
 // staleness samples a node's cache staleness until stop.
 type staleness struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	s    Series
+	start time.Time
+	done  chan struct{}
+	wg    sync.WaitGroup
+	s     Series
 }
 
 func startStaleness(n *node, every time.Duration) *staleness {
-	st := &staleness{done: make(chan struct{}), s: Series{Name: "staleness"}}
-	start := time.Now()
+	st := &staleness{start: time.Now(), done: make(chan struct{}), s: Series{Name: "staleness"}}
+	start := st.start
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()

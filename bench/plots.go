@@ -15,6 +15,7 @@ type axes struct {
 	x, y       string
 	logX, logY bool
 	bars       bool
+	legendLeft bool
 }
 
 // plotAxes by measure ID; measures not listed get no plot.
@@ -27,7 +28,7 @@ var plotAxes = map[int]axes{
 	6: {x: "mounted volumes (N)", y: "node RSS (MiB)"},
 	7: {y: "reads/s", bars: true},
 	8: {x: "time (s)", y: "staleness served (s)"},
-	9: {x: "nodes", y: "Key Vault GETs per 10 s per vault", logX: true, logY: true},
+	9: {x: "nodes", y: "Key Vault GETs per 10 s per vault", logX: true, logY: true, legendLeft: true},
 }
 
 // drawPlots writes each measure's plot as SVG into dir.
@@ -52,7 +53,7 @@ func newPlot(m Measure, a axes) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%d. %s", m.ID, m.Title)
 	p.X.Label.Text, p.Y.Label.Text = a.x, a.y
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, a.legendLeft
 	if a.bars {
 		return p, addBars(p, m.Series)
 	}
@@ -63,8 +64,13 @@ func newPlot(m Measure, a axes) (*plot.Plot, error) {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
 	}
 	var args []any
+	dense := false
 	for _, s := range m.Series {
 		args = append(args, s.Name, points(s, a))
+		dense = dense || len(s.X) > 40
+	}
+	if dense { // markers would hide the line
+		return p, plotutil.AddLines(p, args...)
 	}
 	return p, plotutil.AddLinePoints(p, args...)
 }

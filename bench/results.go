@@ -89,8 +89,10 @@ func jsonNum(x float64) *float64 {
 // MarshalJSON writes undefined numbers as null.
 func (s Stat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Median, Min, Max *float64
-		N                int
+		Median *float64 `json:"median"`
+		Min    *float64 `json:"min"`
+		Max    *float64 `json:"max"`
+		N      int      `json:"n"`
 	}{jsonNum(s.Median), jsonNum(s.Min), jsonNum(s.Max), s.N})
 }
 

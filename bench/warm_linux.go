@@ -121,6 +121,14 @@ func measureWarm(ctx context.Context, r *runner) (Measure, error) {
 		}
 	}
 	m.Plot = "warm-read-4k.svg"
+	m.Notes = append(m.Notes,
+		"In the default mode every open+read+close of a warm file still costs a daemon round trip for OPEN, and "+
+			"an asynchronous RELEASE (the bytes come from the kernel page cache: FOPEN_KEEP_CACHE, and FOPEN_NOFLUSH spares "+
+			"the FLUSH); the profile at the end of the "+
+			"report shows this process's side of them. That is the price of a rotation-consistent open. NoOpen (kernel "+
+			"no_open) removes them, so warm reads cost what tmpfs costs, but a reader whose reads straddle a rotation can see "+
+			"a torn file (see fusefs.Options.NoOpen).",
+		"pread on an open descriptor never reaches the daemon in either mode: it is served from the page cache.")
 	r.profile, err = r.profileWarm(ctx, setups[1].dir, names)
 	if err != nil {
 		m.Notes = append(m.Notes, "profile: "+err.Error())
