@@ -123,11 +123,10 @@ func (m *Manager) Close() {
 }
 
 // UnmountDead unmounts target if it is a mount whose FUSE server is gone
-// (stat answers ENOTCONN), keeping the directory, so a republish can mount
+// (statfs answers ENOTCONN), keeping the directory, so a republish can mount
 // it again. A healthy mount or a plain directory is left alone.
 func UnmountDead(target string) error {
-	_, err := os.Stat(target)
-	if err == nil || !mountutils.IsCorruptedMnt(err) {
+	if !isDeadMount(target) {
 		return nil
 	}
 	return mountutils.New("").Unmount(target)
