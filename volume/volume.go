@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"golang.org/x/sync/errgroup"
@@ -39,6 +40,16 @@ type clientKey struct {
 
 // maxClients bounds the client map; the credential cache is bounded alike.
 const maxClients = 1024
+
+// CacheOptions are the node cache's settings: TTL, byte bound, Key Vault's
+// Retry-After honoured, and a 403 treated as revoked access (the last good
+// value is served for a grace of one TTL, then reads fail with EACCES).
+func CacheOptions(ttl time.Duration, maxBytes int64) cache.Options {
+	return cache.Options{
+		TTL: ttl, MaxBytes: maxBytes, RetryAfter: vault.RetryAfter,
+		Revoked: func(err error) bool { return errors.Is(err, vault.ErrAccessDenied) },
+	}
+}
 
 // NewNode returns a Node reading through c. It subscribes to c's change
 // notifications until Close.
@@ -214,6 +225,10 @@ func (v *Volume) Read(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
 	}
 	val, err := v.get(ctx, f)
+	if errors.Is(err, cache.ErrRevoked) {
+		// Access was withdrawn and the grace has passed: readers get EACCES.
+		return nil, fmt.Errorf("%s: %w: %w", path, os.ErrPermission, err)
+	}
 	if err != nil {
 		return nil, err
 	}

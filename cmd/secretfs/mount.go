@@ -59,7 +59,7 @@ func mountUntilDone(ctx context.Context, cfg mountConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := cache.New(cache.Options{TTL: cfg.TTL, RetryAfter: vault.RetryAfter})
+	c := cache.New(volume.CacheOptions(cfg.TTL, 0))
 	defer c.Close()
 	node := volume.NewNode(c, vault.NewCredentials(vault.CredentialOptions{Transport: tr}), vault.ClientOptions{Transport: tr})
 	defer node.Close()

@@ -108,10 +108,7 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 	classes.Start(ctx)
 	defer classes.Close()
 
-	c := cache.New(cache.Options{
-		TTL: cfg.TTL, MaxBytes: cfg.CacheBytes, RetryAfter: vault.RetryAfter,
-		Revoked: func(err error) bool { return errors.Is(err, vault.ErrAccessDenied) },
-	})
+	c := cache.New(volume.CacheOptions(cfg.TTL, cfg.CacheBytes))
 	defer c.Close()
 	manager, err := newManager(cfg, c, reg)
 	if err != nil {
