@@ -61,7 +61,8 @@ func measureCold(ctx context.Context, r *runner) (Measure, error) {
 	m := Measure{Method: "A FUSE mount whose files are not prefetched: a separate reader process opens and reads each " +
 		"file once, so every read is a kernel lookup + FUSE open/read + cache miss + one Key Vault GET with the emulator " +
 		"adding latency L. Baselines: L itself, and the same GET made directly with the same warm Azure SDK client " +
-		"(the floor: TLS, JSON, SDK). Target (design.md): ≤ L + 1 ms.", Plot: "cold-read.svg"}
+		"(the floor: TLS, JSON, SDK). Target (design.md): ≤ L + 1 ms. The direct GET alone already takes more " +
+		"than L (TLS, JSON, SDK on a busy machine), so the last row separates secretfs's own part (FUSE, cache) from that floor.", Plot: "cold-read.svg"}
 	client, id, err := r.warmClient(ctx)
 	if err != nil {
 		return m, err
@@ -122,9 +123,12 @@ func (r *runner) coldCase(ctx context.Context, client *vault.Client, id vault.Id
 	}
 	L := float64(ms)
 	within := func(s, _, _ float64) bool { return s <= L+1 }
+	overhead := statOf(first).Median - statOf(gets).Median
 	rows := []Row{
 		row(fmt.Sprintf("first read, L = %d ms", ms), "ms", statOf(first), one(L), "L", fmt.Sprintf("≤ %d ms", ms+1), within),
 		row(fmt.Sprintf("direct SDK GET, L = %d ms", ms), "ms", statOf(gets), one(L), "L", "— (floor)", nil),
+		row(fmt.Sprintf("first read − direct GET, L = %d ms", ms), "ms", one(overhead), one(1), "1 ms budget",
+			"≤ 1 ms (secretfs's own part)", func(s, _, _ float64) bool { return s <= 1 }),
 	}
 	return rows, Series{Name: fmt.Sprintf("L=%dms", ms), X: first, Y: pctAxis(len(first))}, nil
 }

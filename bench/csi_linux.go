@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
@@ -54,20 +55,22 @@ func (c *classMap) set(namespace, name string, params map[string]string) {
 // csiNode is the CSI node service of a node, served on a unix socket, and
 // a gRPC client connected to it as kubelet is.
 type csiNode struct {
-	cancel context.CancelFunc
-	done   chan error
-	conn   *grpc.ClientConn
-	client csipb.NodeClient
+	cancel  context.CancelFunc
+	done    chan error
+	conn    *grpc.ClientConn
+	client  csipb.NodeClient
+	mounter *timingMounter
 }
 
 func startCSI(n *node, classes csi.ClassGetter, socket string) (*csiNode, error) {
-	srv := csi.NewNodeServer(csi.Config{NodeID: "bench-node", Backend: n.mgr.Backend()}, classes, n.mgr)
+	tm := &timingMounter{Mounter: n.mgr}
+	srv := csi.NewNodeServer(csi.Config{NodeID: "bench-node", Backend: n.mgr.Backend()}, classes, tm)
 	lis, err := csi.Listen("unix://" + socket)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &csiNode{cancel: cancel, done: make(chan error, 1)}
+	c := &csiNode{cancel: cancel, done: make(chan error, 1), mounter: tm}
 	go func() { c.done <- srv.ServeListener(ctx, lis) }()
 	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -116,4 +119,32 @@ func publishRequest(target, namespace, class string, pod int, pc vault.PodCreden
 func unpublishRequest(target string) *csipb.NodeUnpublishVolumeRequest {
 	sum := sha256.Sum256([]byte(target))
 	return &csipb.NodeUnpublishVolumeRequest{VolumeId: "csi-" + hex.EncodeToString(sum[:16]), TargetPath: target}
+}
+
+// timingMounter wraps the node's Mounter to time its Mount calls, so a
+// publish's latency can be split into the Mounter's part (fetch + mount)
+// and the node service's (gRPC, validation, class, credentials, state).
+type timingMounter struct {
+	csi.Mounter
+
+	mu   sync.Mutex
+	last time.Duration // of the latest Mount; guarded by mu
+}
+
+var _ csi.Mounter = (*timingMounter)(nil)
+
+// Mount times the wrapped Mount.
+func (t *timingMounter) Mount(ctx context.Context, r csi.MountRequest) error {
+	t0 := time.Now()
+	err := t.Mounter.Mount(ctx, r)
+	t.mu.Lock()
+	t.last = time.Since(t0)
+	t.mu.Unlock()
+	return err
+}
+
+func (t *timingMounter) lastMount() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
 }

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"runtime/pprof"
 	"slices"
 
@@ -30,12 +31,31 @@ func (r *runner) profileWarm(ctx context.Context, dir string, names []string) ([
 	if err != nil {
 		return nil, fmt.Errorf("parsing the cpu profile: %w", err)
 	}
-	return topFunctions(p, 15), nil
+	return topFunctions(p, 15, seconds), nil
 }
 
-// topFunctions is flat and cumulative CPU time per function, top n by flat.
-func topFunctions(p *profile.Profile, n int) []string {
-	idx := len(p.SampleType) - 1 // cpu nanoseconds
+// seconds formats CPU nanoseconds; kib formats bytes.
+func seconds(v int64) string { return fmt.Sprintf("%.2fs", float64(v)/1e9) }
+func kib(v int64) string     { return fmt.Sprintf("%.0fKiB", float64(v)/1024) }
+
+// heapTop parses a heap profile file and returns the top in-use functions.
+func heapTop(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the heap profile: %w", err)
+	}
+	return topFunctions(p, n, kib), nil
+}
+
+// topFunctions is flat and cumulative value per function, top n by flat,
+// of the profile's last sample type (CPU time, or in-use heap bytes).
+func topFunctions(p *profile.Profile, n int, unit func(int64) string) []string {
+	idx := len(p.SampleType) - 1
 	flat, cum := map[string]int64{}, map[string]int64{}
 	var total int64
 	for _, s := range p.Sample {
@@ -62,10 +82,10 @@ func topFunctions(p *profile.Profile, n int) []string {
 	slices.SortFunc(fns, func(a, b string) int {
 		return cmp.Or(cmp.Compare(flat[b], flat[a]), cmp.Compare(cum[b], cum[a]), cmp.Compare(a, b))
 	})
-	out := []string{fmt.Sprintf("%8s %6s %8s %6s  %s (total %.2fs)", "flat", "flat%", "cum", "cum%", "function", float64(total)/1e9)}
+	out := []string{fmt.Sprintf("%9s %6s %9s %6s  %s (total %s)", "flat", "flat%", "cum", "cum%", "function", unit(total))}
 	pct := func(v int64) float64 { return 100 * float64(v) / float64(max(total, 1)) }
 	for _, fn := range fns[:min(n, len(fns))] {
-		out = append(out, fmt.Sprintf("%7.2fs %5.1f%% %7.2fs %5.1f%%  %s", float64(flat[fn])/1e9, pct(flat[fn]), float64(cum[fn])/1e9, pct(cum[fn]), fn))
+		out = append(out, fmt.Sprintf("%9s %5.1f%% %9s %5.1f%%  %s", unit(flat[fn]), pct(flat[fn]), unit(cum[fn]), pct(cum[fn]), fn))
 	}
 	return out
 }

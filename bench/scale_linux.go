@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
@@ -60,6 +61,13 @@ func measureScale(ctx context.Context, r *runner) (Measure, error) {
 			rssSeries.X, rssSeries.Y = append(rssSeries.X, float64(i)), append(rssSeries.Y, kib/1024)
 		}
 	}
+	goroutines, heap, err := ch.heap(filepath.Join(r.dir, "heap.pprof"))
+	if err != nil {
+		m.Notes = append(m.Notes, "heap profile: "+err.Error())
+	} else {
+		m.Notes = append(m.Notes, fmt.Sprintf("with N = %d volumes the node process runs %d goroutines; its in-use Go heap "+
+			"after a GC, top functions (`pprof -top`, inuse_space):\n\n```\n%s\n```", maxN, goroutines, strings.Join(heap, "\n")))
+	}
 	for _, t := range targets {
 		if _, err := ch.client.NodeUnpublishVolume(ctx, unpublishRequest(t)); err != nil {
 			return m, fmt.Errorf("unpublish %s: %w", t, err)
@@ -86,6 +94,7 @@ func measureScale(ctx context.Context, r *runner) (Measure, error) {
 type childProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
+	stdout *bufio.Reader
 	stderr bytes.Buffer
 	conn   *grpc.ClientConn
 	client csipb.NodeClient
@@ -137,7 +146,8 @@ func (r *runner) startVolumesChild(ctx context.Context) (*childProc, error) {
 		ch.close()
 		return nil, err
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	ch.stdout = bufio.NewReader(stdout)
+	line, err := ch.stdout.ReadString('\n')
 	if err != nil || line != "ready\n" {
 		ch.close()
 		return nil, fmt.Errorf("volumes child did not get ready: %q %v", line, err)
@@ -149,4 +159,22 @@ func (r *runner) startVolumesChild(ctx context.Context) (*childProc, error) {
 	}
 	ch.client = csipb.NewNodeClient(ch.conn)
 	return ch, nil
+}
+
+// heap asks the child for a heap profile and returns its goroutine count
+// and top in-use functions.
+func (c *childProc) heap(path string) (int, []string, error) {
+	if _, err := fmt.Fprintf(c.stdin, "heap %s\n", path); err != nil {
+		return 0, nil, err
+	}
+	line, err := c.stdout.ReadString('\n')
+	if err != nil {
+		return 0, nil, fmt.Errorf("volumes child: %w", err)
+	}
+	var goroutines int
+	if _, err := fmt.Sscanf(line, "ok %d", &goroutines); err != nil {
+		return 0, nil, fmt.Errorf("volumes child answered %q", strings.TrimSpace(line))
+	}
+	top, err := heapTop(path, 12)
+	return goroutines, top, err
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +55,44 @@ func runVolumesChild(ctx context.Context, stdin io.Reader, stdout io.Writer) err
 	defer c.stop()
 	fmt.Fprintln(stdout, "ready")
 	eof := make(chan struct{})
-	go func() { io.Copy(io.Discard, br); close(eof) }()
+	go func() { serveCommands(br, stdout); close(eof) }()
 	select {
 	case <-eof:
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// serveCommands answers the parent's requests, one per line, until EOF:
+// "heap PATH" writes a heap profile (after a GC) to PATH and answers
+// "ok GOROUTINES".
+func serveCommands(in *bufio.Reader, out io.Writer) {
+	for {
+		line, err := in.ReadString('\n')
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "heap "); ok {
+			if werr := writeHeap(path); werr != nil {
+				fmt.Fprintf(out, "error %v\n", werr)
+			} else {
+				fmt.Fprintf(out, "ok %d\n", runtime.NumGoroutine())
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // rssKiB reads VmRSS of pid from /proc.
