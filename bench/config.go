@@ -47,10 +47,10 @@ func planFor(quick bool) plan {
 		}
 	}
 	return plan{
-		runs: 5, warmIters: 20000, sizes: []int{100, 4096, 25 * 1024},
+		runs: 7, warmIters: 20000, sizes: []int{100, 4096, 25 * 1024},
 		coldLatencies: []time.Duration{5 * time.Millisecond, 20 * time.Millisecond}, coldReads: 20,
-		publishM: []int{1, 10, 50}, publishRuns: 7,
-		pods: []int{1, 10, 100}, reqTTL: 2 * time.Second, rotations: 8, rotObjects: 5,
+		publishM: []int{1, 10, 50}, publishRuns: 9,
+		pods: []int{1, 10, 100}, reqTTL: 2 * time.Second, rotations: 12, rotObjects: 5,
 		volumesN: []int{1, 50, 200}, readers: 16, mounts: 50, tputFor: 3 * time.Second,
 		stormFor: 15 * time.Second, outageFor: 60 * time.Second, faultTTL: 2 * time.Second,
 	}
