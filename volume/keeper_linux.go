@@ -1,10 +1,16 @@
 package volume
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"sync"
+	"time"
 
+	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/fusefs"
 	"github.com/secretfs/secretfs/fusefs/keeper"
 )
@@ -14,6 +20,14 @@ import (
 // serves the socket it hands back. Asking for a target the keeper already
 // holds (after a restart) resumes it: the keeper replays what a new server
 // needs, and readers see a stall, not an error.
+//
+// With each mount the keeper keeps a memo: the mount request, pod
+// credentials included, so that the next process can serve the mount again
+// at once (Manager.Resume) instead of waiting for kubelet's republish. The
+// memo lives only in the keeper's memory (like the files' content in the
+// kernel's page cache), travels to the next keeper on a handover, and is
+// readable only by root through the keeper's 0600 socket; it is never
+// written to disk or logged.
 type keeperBackend struct {
 	client *keeper.Client
 	opts   fusefs.Options
@@ -31,13 +45,19 @@ var _ Backend = keeperBackend{}
 func (keeperBackend) Name() string { return "fuse" }
 
 // Mount asks the keeper to mount target (or to hand over the mount it
-// holds there) and serves the connection it returns.
+// holds there) and serves the connection it returns. It keeps the memo the
+// keeper already holds.
 func (b keeperBackend) Mount(target string, v *Volume) (Mounted, error) {
+	return b.mountMemo(target, v, nil)
+}
+
+// mountMemo is Mount that also gives the keeper memo (nil: keep the old).
+func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted, error) {
 	name := b.opts.Name
 	if name == "" {
 		name = "secretfs"
 	}
-	f, _, err := b.client.Mount(target, name)
+	f, _, err := b.client.Mount(target, name, memo)
 	if err != nil {
 		return nil, err
 	}
@@ -70,4 +90,112 @@ func (m *keptMount) Unmount() error {
 	}
 	m.Wait()
 	return m.sock.Close()
+}
+
+// memo is what this process gives the keeper with each mount: everything
+// Manager.Mount needs to serve it again. Credentials included: see
+// keeperBackend for where it lives.
+type memo struct {
+	Request csi.MountRequest `json:"request"`
+}
+
+// memoBackend mounts through the keeper with a memo of r.
+type memoBackend struct {
+	keeperBackend
+	memo []byte
+}
+
+func (b memoBackend) Mount(target string, v *Volume) (Mounted, error) {
+	return b.mountMemo(target, v, b.memo)
+}
+
+// backendFor is the backend that mounts r: with the keeper, one that gives
+// it a memo of r.
+func (m *Manager) backendFor(r csi.MountRequest) (Backend, error) {
+	kb, ok := m.backend.(keeperBackend)
+	if !ok {
+		return m.backend, nil
+	}
+	b, err := json.Marshal(memo{Request: r})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the keeper memo of %s: %w", r.TargetPath, err)
+	}
+	return memoBackend{keeperBackend: kb, memo: b}, nil
+}
+
+// remember gives the keeper a new memo of r (a republish: its credentials
+// may be fresh, e.g. a new workload identity token).
+func (m *Manager) remember(r csi.MountRequest) error {
+	b, err := m.backendFor(r)
+	if mb, ok := b.(memoBackend); ok && err == nil {
+		err = mb.client.Remember(r.TargetPath, mb.memo)
+	}
+	if err != nil {
+		return fmt.Errorf("updating the keeper's memo of %s: %w", r.TargetPath, err)
+	}
+	return nil
+}
+
+// resumeTimeout bounds the resumption of one mount (its objects fetched
+// again from Key Vault); one that fails waits for kubelet's republish.
+const resumeTimeout = 30 * time.Second
+
+// Resume serves again the mounts the keeper held across a restart of this
+// process, from their memos, before this process serves CSI; their readers
+// only stalled. It returns the targets the keeper holds (resumed or not:
+// checking those for a dead mount would wait for their server) and the
+// errors of those it could not resume (readers keep waiting for kubelet's
+// republish, which resumes them too). Without a keeper it does nothing.
+func (m *Manager) Resume(ctx context.Context, log *slog.Logger) (kept []string, err error) {
+	kb, ok := m.backend.(keeperBackend)
+	if !ok {
+		return nil, nil
+	}
+	list, err := kb.client.List()
+	if err != nil {
+		return nil, fmt.Errorf("listing the keeper's mounts: %w", err)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 8) // Key Vault fetches in flight, per mount
+	)
+	for _, mi := range list {
+		kept = append(kept, mi.Target)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := m.resume(ctx, mi, log); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return kept, errors.Join(errs...)
+}
+
+// resume serves one kept mount again from its memo.
+func (m *Manager) resume(ctx context.Context, mi keeper.MountInfo, log *slog.Logger) error {
+	var mm memo
+	if len(mi.Memo) == 0 {
+		return fmt.Errorf("resuming %s: the keeper has no memo of it: it waits for kubelet's republish", mi.Target)
+	}
+	if err := json.Unmarshal(mi.Memo, &mm); err != nil || mm.Request.TargetPath != mi.Target || mm.Request.Params == nil {
+		// The decoding error may quote the memo: not wrapped.
+		return fmt.Errorf("resuming %s: the keeper's memo of it is not one this version reads: it waits for kubelet's republish", mi.Target)
+	}
+	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := m.Mount(ctx, mm.Request); err != nil {
+		return fmt.Errorf("resuming %s (pod %s/%s): %w", mi.Target, mm.Request.Pod.Namespace, mm.Request.Pod.Name, err)
+	}
+	log.Info("resumed a kept mount", "target", mi.Target, "pod", mm.Request.Pod.Namespace+"/"+mm.Request.Pod.Name,
+		"waiting", mi.Waiting, "took", time.Since(start))
+	return nil
 }

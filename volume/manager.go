@@ -64,13 +64,20 @@ func NewManager(node *Node, backend Backend) *Manager {
 // and used, and nothing is fetched while the cache is fresh.
 func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
 	if cur := m.lookup(r.TargetPath); cur != nil {
-		return cur.vol.Reauthenticate(ctx, r.Creds)
+		if err := cur.vol.Reauthenticate(ctx, r.Creds); err != nil {
+			return err
+		}
+		return m.remember(r)
+	}
+	backend, err := m.backendFor(r)
+	if err != nil {
+		return err
 	}
 	vol, err := m.node.Open(ctx, r.Params, r.Creds)
 	if err != nil {
 		return err
 	}
-	shown, err := Show(ctx, m.backend, r.TargetPath, vol)
+	shown, err := Show(ctx, backend, r.TargetPath, vol)
 	if err != nil {
 		vol.Close()
 		return err
@@ -131,6 +138,10 @@ func UnmountDead(target string) error {
 	}
 	return mountutils.New("").Unmount(target)
 }
+
+// IsDeadMount reports whether target is a FUSE mount whose connection is
+// gone (statfs answers ENOTCONN): what a dead keeper leaves behind.
+func IsDeadMount(target string) bool { return isDeadMount(target) }
 
 // Volume returns the volume mounted at target, if this process mounted it.
 func (m *Manager) Volume(target string) (*Volume, bool) {

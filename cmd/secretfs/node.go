@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
@@ -124,11 +125,17 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 		manager.SetObserver(writer)
 	}
 
+	// Mounts the keeper held across our restart are served again before
+	// kubelet can reach us; their readers only stalled.
+	kept, err := manager.Resume(ctx, logger)
+	if err != nil {
+		logger.Warn("some kept mounts were not resumed: kubelet's republish retries them", "err", err)
+	}
 	state, err := csi.OpenState(cfg.StateFile)
 	if err != nil {
 		return err
 	}
-	forgetDeadMounts(state, logger)
+	forgetDeadMounts(state, kept, deadMounts(reg), logger)
 	srv := csi.NewNodeServer(csi.Config{
 		DriverName: cfg.DriverName, Version: version, NodeID: cfg.NodeID, Backend: manager.Backend(),
 		State: state, Logger: logger, Registerer: reg,
@@ -172,18 +179,34 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
-// forgetDeadMounts drops FUSE mounts a previous process left behind: their
-// server is gone, so they answer ENOTCONN until unmounted, and kubelet's
-// next republish mounts them afresh.
-func forgetDeadMounts(state *csi.State, logger *slog.Logger) {
+// forgetDeadMounts drops FUSE mounts a previous process left behind whose
+// connection is gone (their server died without a keeper, or the keeper
+// itself died): they answer ENOTCONN until unmounted. Each is counted and
+// logged: its pod must be restarted, since kubelet republishes a volume it
+// believes mounted but never remounts it. Targets the keeper holds are
+// alive (a statfs of one not resumed would wait for its server).
+func forgetDeadMounts(state *csi.State, kept []string, dead prometheus.Counter, logger *slog.Logger) {
 	for _, e := range state.Entries() {
-		if e.Backend != "fuse" {
+		if e.Backend != "fuse" || slices.Contains(kept, e.TargetPath) || !volume.IsDeadMount(e.TargetPath) {
 			continue
 		}
+		dead.Inc()
+		logger.Error("found a dead FUSE mount (its server or keeper died): restart the pod to mount it again",
+			"target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name)
 		if err := volume.UnmountDead(e.TargetPath); err != nil {
 			logger.Warn("clearing a mount of the previous run", "target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name, "err", err)
 		}
 	}
+}
+
+// deadMounts is the counter of dead FUSE mounts found at start.
+func deadMounts(reg prometheus.Registerer) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "secretfs_dead_mounts_total",
+		Help: "FUSE mounts found dead at start (their server died without a keeper, or the keeper died); their pods must be restarted.",
+	})
+	reg.MustRegister(c)
+	return c
 }
 
 // serveHTTP serves h at addr (if set) until ctx ends, as part of g.

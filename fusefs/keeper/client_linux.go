@@ -20,9 +20,10 @@ func NewClient(socket string) *Client { return &Client{socket: socket} }
 // Mount asks the keeper to mount target (fs name name), or to hand over the
 // mount it already holds there (existing). It returns the server's end of
 // the connection: serve it as "/dev/fd/N" (fusefs.Serve) and keep the file
-// open as long as it is served.
-func (c *Client) Mount(target, name string) (f *os.File, existing bool, err error) {
-	m, files, err := c.do(message{Op: "mount", Target: target, Name: name})
+// open as long as it is served. memo, if not nil, replaces the mount's
+// memo: what the next server needs to serve it again (List returns it).
+func (c *Client) Mount(target, name string, memo []byte) (f *os.File, existing bool, err error) {
+	m, files, err := c.do(message{Op: "mount", Target: target, Name: name, Memo: memo})
 	if err != nil {
 		return nil, false, err
 	}
@@ -31,6 +32,13 @@ func (c *Client) Mount(target, name string) (f *os.File, existing bool, err erro
 		return nil, false, fmt.Errorf("keeper: mount %s: got %d files, want 1", target, len(files))
 	}
 	return files[0], m.Existing, nil
+}
+
+// Remember replaces the memo of the mount at target (a republish brought
+// fresh credentials).
+func (c *Client) Remember(target string, memo []byte) error {
+	_, _, err := c.do(message{Op: "memo", Target: target, Memo: memo})
+	return err
 }
 
 // Unmount asks the keeper to unmount target; a target it does not hold is

@@ -52,6 +52,9 @@ type conn struct {
 	nextCall uint64
 	// stopped: handed over; nothing more is read or written.
 	stopped bool
+	// memo is the server's opaque memo (MountInfo.Memo): may hold
+	// credentials, so it is never logged.
+	memo []byte
 }
 
 // request is an unanswered kernel request. gen is the attachment it was
@@ -410,7 +413,14 @@ func (c *conn) pending() []uint64 {
 func (c *conn) info() MountInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return MountInfo{Target: c.target, Served: c.srv != nil && c.srv.ready, Waiting: len(c.reqs)}
+	return MountInfo{Target: c.target, Served: c.srv != nil && c.srv.ready, Waiting: len(c.reqs), Memo: c.memo}
+}
+
+// setMemo replaces the memo with a copy of memo.
+func (c *conn) setMemo(memo []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.memo = append([]byte(nil), memo...)
 }
 
 // dropIfHung drops the attached server if a request sent to it before

@@ -25,6 +25,7 @@ type connState struct {
 	Next     uint64                 `json:"next"`
 	Attached bool                   `json:"attached"`
 	PID      int                    `json:"pid,omitempty"`
+	Memo     []byte                 `json:"memo,omitempty"`
 }
 
 type reqState struct {
@@ -136,7 +137,7 @@ func (c *conn) sentWaiting() int {
 // snapshot returns the state. Must hold mu.
 func (c *conn) snapshot(attached bool) *connState {
 	st := &connState{
-		Target: c.target, Name: c.name, Init: c.init, Next: c.next, Attached: attached,
+		Target: c.target, Name: c.name, Init: c.init, Next: c.next, Attached: attached, Memo: c.memo,
 		Reqs: map[uint64]reqState{}, Kernel: c.kernel, Handles: map[uint64]handleState{},
 	}
 	if attached {
@@ -214,7 +215,7 @@ func restore(st *connState, files []*os.File, cfg Config) *conn {
 		unix.SetNonblock(fd, true)
 	}
 	c := newConn(st.Target, st.Name, files[0], cfg.Log)
-	c.init, c.next = st.Init, st.Next
+	c.init, c.next, c.memo = st.Init, st.Next, st.Memo
 	if st.Kernel != nil {
 		c.kernel = st.Kernel
 	}

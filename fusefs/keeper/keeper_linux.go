@@ -71,6 +71,12 @@ func Start(cfg Config) (*Keeper, error) {
 		return nil, fmt.Errorf("keeper: listening: %w", err)
 	}
 	ln.SetUnlinkOnClose(false) // the next keeper keeps listening on it
+	// Only root may talk to the keeper: List returns the memos, which may
+	// hold pod credentials.
+	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("keeper: restricting the socket to its owner: %w", err)
+	}
 	return run(cfg, ln, map[string]*conn{}), nil
 }
 
@@ -172,13 +178,19 @@ func (k *Keeper) serveConn(c *net.UnixConn) {
 	}
 	switch m.Op {
 	case "mount":
-		f, existing, err := k.mount(m.Target, m.Name, peerPID(c))
+		f, existing, err := k.mount(m.Target, m.Name, m.Memo, peerPID(c))
 		if err != nil {
 			send(c, message{Error: err.Error()})
 			return
 		}
 		send(c, message{Existing: existing}, f)
 		f.Close()
+	case "memo":
+		if err := k.remember(m.Target, m.Memo); err != nil {
+			send(c, message{Error: err.Error()})
+			return
+		}
+		send(c, message{})
 	case "unmount":
 		if err := k.unmount(m.Target); err != nil {
 			send(c, message{Error: err.Error()})
@@ -196,7 +208,7 @@ func (k *Keeper) serveConn(c *net.UnixConn) {
 
 // mount mounts target, or finds it mounted, and attaches a new server to
 // it. It returns the server's end of the socket.
-func (k *Keeper) mount(target, name string, pid int) (*os.File, bool, error) {
+func (k *Keeper) mount(target, name string, memo []byte, pid int) (*os.File, bool, error) {
 	if name == "" {
 		name = "secretfs"
 	}
@@ -216,8 +228,23 @@ func (k *Keeper) mount(target, name string, pid int) (*os.File, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("keeper: %w", err)
 	}
+	if memo != nil {
+		c.setMemo(memo)
+	}
 	c.attach(kend, pid, k.cfg.HungAfter)
 	return send, existing, nil
+}
+
+// remember replaces the memo of the mount at target.
+func (k *Keeper) remember(target string, memo []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := k.conns[target]
+	if c == nil {
+		return fmt.Errorf("keeper: no mount at %s", target)
+	}
+	c.setMemo(memo)
+	return nil
 }
 
 // newMount mounts a fresh FUSE connection at target. Must hold mu.

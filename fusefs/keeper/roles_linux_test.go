@@ -118,7 +118,7 @@ func serverRole(ctx context.Context, args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, _, err := c.Mount(target, "secretfs")
+			f, _, err := c.Mount(target, "secretfs", nil)
 			if err != nil {
 				errs[i] = err
 				return

@@ -14,10 +14,12 @@ import (
 // message is one message of the control protocol: a JSON object per
 // SEQPACKET message, with file descriptors (SCM_RIGHTS) where noted.
 type message struct {
-	// Op is the request: "mount", "unmount", "list" or "handover".
+	// Op is the request: "mount", "memo", "unmount", "list" or "handover".
 	Op     string `json:"op,omitempty"`
 	Target string `json:"target,omitempty"`
 	Name   string `json:"name,omitempty"`
+	// Memo is the server's opaque memo of a mount ("mount", "memo").
+	Memo []byte `json:"memo,omitempty"`
 	// Error is a failed request's reason.
 	Error string `json:"error,omitempty"`
 	// Existing: the mount was already held (a server restart).
@@ -35,6 +37,11 @@ type MountInfo struct {
 	Served bool `json:"served"`
 	// Waiting counts the kernel's unanswered requests.
 	Waiting int `json:"waiting"`
+	// Memo is what the server gave with the mount (Client.Mount,
+	// Client.Remember), returned as given. It may hold credentials: it is
+	// kept only in the keeper's memory and passed on at a handover; never
+	// log it.
+	Memo []byte `json:"memo,omitempty"`
 }
 
 // maxControl bounds a control message (a handover's state of one mount).
