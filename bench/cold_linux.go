@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/secretfs/secretfs/cache"
@@ -21,6 +22,9 @@ type coldSource struct {
 	client *vault.Client
 	id     vault.Identity
 	byPath map[string]vault.Object
+
+	mu      sync.Mutex
+	lastErr error // the latest failed read, for the report (fusefs logs no error text); guarded by mu
 }
 
 var _ fusefs.Source = (*coldSource)(nil)
@@ -32,7 +36,20 @@ func (s *coldSource) Read(ctx context.Context, path string) ([]byte, error) {
 		ct, err := s.client.Fetch(ctx, o, "")
 		return cache.Value{Bytes: ct.Bytes, Version: ct.Version}, err
 	})
+	if err != nil {
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+	}
 	return v.Bytes, err
+}
+
+// err is the latest failed read's error (vault errors name the object,
+// never its value).
+func (s *coldSource) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
 }
 
 // warmClient is a Key Vault client for identity 0 that has already paid
@@ -58,11 +75,17 @@ func (r *runner) warmClient(ctx context.Context) (*vault.Client, vault.Identity,
 
 // measureCold is measure 2.
 func measureCold(ctx context.Context, r *runner) (Measure, error) {
-	m := Measure{Method: "A FUSE mount whose files are not prefetched: a separate reader process opens and reads each " +
-		"file once, so every read is a kernel lookup + FUSE open/read + cache miss + one Key Vault GET with the emulator " +
-		"adding latency L. Baselines: L itself, and the same GET made directly with the same warm Azure SDK client " +
-		"(the floor: TLS, JSON, SDK). Target (design.md): ≤ L + 1 ms. The direct GET alone already takes more " +
-		"than L (TLS, JSON, SDK on a busy machine), so the last row separates secretfs's own part (FUSE, cache) from that floor.", Plot: "cold-read.svg"}
+	m := Measure{Notes: []string{"Found while building this measure: a signal that reaches the reader during a cold " +
+		"open (here Go's SIGURG preemption) makes the kernel send FUSE INTERRUPT; go-fuse cancels the request's context, " +
+		"the cache fetch fails with context canceled, and open returns EIO instead of being restarted (EINTR) or " +
+		"completing. Any pod process that gets signals (timers, SIGCHLD, Go runtimes) can see it on a cold file. The " +
+		"readers here run with GODEBUG=asyncpreemptoff=1 so the latency is measured; fusefs or cache should map an " +
+		"interrupted fetch to EINTR (or let the fetch finish for the next reader)."},
+		Method: "A FUSE mount whose files are not prefetched: a separate reader process opens and reads each " +
+			"file once, so every read is a kernel lookup + FUSE open/read + cache miss + one Key Vault GET with the emulator " +
+			"adding latency L. Baselines: L itself, and the same GET made directly with the same warm Azure SDK client " +
+			"(the floor: TLS, JSON, SDK). Target (design.md): ≤ L + 1 ms. The direct GET alone already takes more " +
+			"than L (TLS, JSON, SDK on a busy machine), so the last row separates secretfs's own part (FUSE, cache) from that floor.", Plot: "cold-read.svg"}
 	client, id, err := r.warmClient(ctx)
 	if err != nil {
 		return m, err
@@ -107,7 +130,7 @@ func (r *runner) coldCase(ctx context.Context, client *vault.Client, id vault.Id
 	defer r.env.kv.SetLatency(0)
 	out, err := runReader(ctx, readerJob{Mode: "first", Paths: join(target, names)})
 	if err != nil {
-		return nil, Series{}, err
+		return nil, Series{}, fmt.Errorf("%w (the source's error: %v)", err, src.err())
 	}
 	var gets []float64
 	for _, n := range direct {
