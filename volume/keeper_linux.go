@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/fusefs"
@@ -57,7 +58,7 @@ func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted
 	if name == "" {
 		name = "secretfs"
 	}
-	f, _, err := b.client.Mount(target, name, memo)
+	fd, err := b.connect(target, name, memo)
 	if err != nil {
 		return nil, err
 	}
@@ -65,18 +66,34 @@ func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted
 	for _, file := range v.Files() {
 		list = append(list, fusefs.File{Path: file.Path, Mode: file.Object.FileMode})
 	}
-	srv, err := fusefs.Serve(fmt.Sprintf("/dev/fd/%d", f.Fd()), list, v, b.opts)
+	// go-fuse owns fd from here: it closes it when the server ends.
+	srv, err := fusefs.Serve(fmt.Sprintf("/dev/fd/%d", fd), list, v, b.opts)
 	if err != nil {
-		f.Close()
 		return nil, errors.Join(err, b.client.Unmount(target))
 	}
-	return &keptMount{Server: srv, sock: f, client: b.client, target: target}, nil
+	return &keptMount{Server: srv, client: b.client, target: target}, nil
+}
+
+// connect asks the keeper for the connection at target and returns a
+// descriptor of it that nothing else owns: go-fuse closes the descriptor
+// it serves, so handing it the *os.File's own would close it twice (the
+// second time, perhaps, someone else's file that reused the number).
+func (b keeperBackend) connect(target, name string, memo []byte) (int, error) {
+	f, _, err := b.client.Mount(target, name, memo)
+	if err != nil {
+		return -1, err
+	}
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		return -1, fmt.Errorf("keeper connection of %s: %w", target, err)
+	}
+	return fd, nil
 }
 
 // keptMount is a volume served on a keeper's connection.
 type keptMount struct {
 	*fusefs.Server
-	sock   *os.File // the served socket: kept open (and referenced) while served
 	client *keeper.Client
 	target string
 }
@@ -89,7 +106,7 @@ func (m *keptMount) Unmount() error {
 		return err
 	}
 	m.Wait()
-	return m.sock.Close()
+	return nil
 }
 
 // memo is what this process gives the keeper with each mount: everything
