@@ -149,10 +149,10 @@ var renderCases = []struct {
 			Driver: wantDriver,
 			NodeArgs: map[string][]string{
 				"secretfs": {
-					"node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
+					"node", "--endpoint=unix:///csi/csi-$(POD_NAME).sock", "--node-id=$(NODE_NAME)",
 					"--driver-name=kv.example.com", "--ttl=30s", "--backend=fuse", "--metrics-addr=:8095",
 					"--health-addr=:9809", "--log-format=json", "--state-file=/var/run/secretfs/state.json",
-					"--sync-secrets",
+					"--sync-secrets", "--keeper-socket=/var/run/secretfs/keeper.sock",
 				},
 				"secretfs-windows": {
 					"node", `--endpoint=unix://C:\csi\csi.sock`, "--node-id=$(NODE_NAME)",
@@ -255,12 +255,22 @@ func checkLinux(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 	if diff := cmp.Diff(wantResources.String(), node.Resources.String()); diff != "" {
 		t.Errorf("secretfs resources (-want +got):\n%s", diff)
 	}
+	sock := "csi.sock"
+	if v.keeper {
+		sock = "csi-$(POD_NAME).sock" // old and new pod side by side: one socket each
+	}
 	reg := container(spec, "node-driver-registrar")
-	if reg == nil || !contains(reg.Args, "--kubelet-registration-path="+pluginDir+"csi.sock") {
-		t.Errorf("node-driver-registrar does not register %scsi.sock: %+v", pluginDir, reg)
+	if reg == nil || !contains(reg.Args, "--kubelet-registration-path="+pluginDir+sock) || !contains(reg.Args, "--csi-address=/csi/"+sock) {
+		t.Errorf("node-driver-registrar does not register %s%s: %+v", pluginDir, sock, reg)
+	}
+	if lp := container(spec, "liveness-probe"); lp == nil || !contains(lp.Args, "--csi-address=/csi/"+sock) {
+		t.Errorf("liveness-probe does not probe /csi/%s: %+v", sock, lp)
 	}
 	if k := container(spec, "keeper"); (k != nil) != v.keeper {
 		t.Errorf("keeper container present = %v, want %v", k != nil, v.keeper)
+	}
+	if v.keeper {
+		checkKeeper(t, spec)
 	}
 	// Surge (old and new pod side by side) only with the keeper, which needs it for the handover;
 	// otherwise one pod at a time, so two registrars never share the registration socket.
@@ -269,6 +279,58 @@ func checkLinux(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 		surge, unavailable = 1, 0
 	}
 	checkStrategy(t, ds, surge, unavailable)
+}
+
+// checkKeeper checks what a surge update with the keeper needs: the keeper's socket on the state-dir
+// hostPath (the next pod's keeper takes over through it), the node plugin mounting through it, one
+// PID namespace for the watchdog, and per-pod names wherever the two pods would otherwise share a
+// socket (the registrar unlinks its own on SIGTERM).
+func checkKeeper(t *testing.T, spec *corev1.PodSpec) {
+	t.Helper()
+	k := container(spec, "keeper")
+	wantArgs := []string{"keeper", "--socket=/var/run/secretfs/keeper.sock", "--hung-after=30s", "--handover-wait=20s", "--log-format=json"}
+	if diff := cmp.Diff(wantArgs, k.Args); diff != "" {
+		t.Errorf("keeper args (-want +got):\n%s", diff)
+	}
+	if sc := k.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
+		t.Errorf("keeper container is not privileged (it mounts FUSE): %+v", sc)
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range k.VolumeMounts {
+		mounts[m.Name] = m
+	}
+	if m := mounts["mountpoint-dir"]; m.MountPropagation == nil || *m.MountPropagation != corev1.MountPropagationBidirectional {
+		t.Errorf("keeper mounts the pods dir without Bidirectional propagation: %+v", m)
+	}
+	if m := mounts["state-dir"]; m.MountPath != "/var/run/secretfs" {
+		t.Errorf("keeper state-dir mount %+v, want it at /var/run/secretfs (its socket)", m)
+	}
+	if p := spec.ShareProcessNamespace; p == nil || !*p {
+		t.Error("shareProcessNamespace is not set: the keeper's watchdog cannot kill a hung node plugin")
+	}
+	for _, name := range []string{"node-driver-registrar", "secretfs", "liveness-probe"} {
+		if !hasPodNameEnv(container(spec, name)) {
+			t.Errorf("%s has no POD_NAME from metadata.name: its $(POD_NAME) socket name would not expand", name)
+		}
+	}
+	reg := container(spec, "node-driver-registrar")
+	for _, m := range reg.VolumeMounts {
+		if m.Name == "registration-dir" && m.SubPathExpr != "$(POD_NAME)" {
+			t.Errorf("registration-dir mount %+v, want subPathExpr $(POD_NAME): one <driver>-reg.sock per pod", m)
+		}
+	}
+}
+
+func hasPodNameEnv(c *corev1.Container) bool {
+	if c == nil {
+		return false
+	}
+	for _, e := range c.Env {
+		if e.Name == "POD_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
+			return true
+		}
+	}
+	return false
 }
 
 // checkStrategy checks a DaemonSet's rolling update limits.

@@ -23,7 +23,9 @@ type keeperConfig struct {
 // `secretfs node` (which mounts through it with --keeper-socket). It takes
 // over from a keeper already listening on the socket (an upgrade), and on
 // SIGTERM waits up to --handover-wait for its successor before it exits,
-// which unmounts what it still holds.
+// which unmounts what it still holds. Once it has handed over it idles
+// until SIGTERM: exiting would make kubelet restart the container of the
+// old pod, and the restarted keeper would take the mounts back.
 func runKeeper(ctx context.Context, args []string, out io.Writer) error {
 	var cfg keeperConfig
 	fs := flag.NewFlagSet("keeper", flag.ContinueOnError)
@@ -48,7 +50,8 @@ func runKeeper(ctx context.Context, args []string, out io.Writer) error {
 	}
 	select {
 	case <-k.Done():
-		logger.Info("handed over to the next keeper")
+		logger.Info("handed over to the next keeper; idle until stopped")
+		<-ctx.Done()
 	case <-ctx.Done():
 		select {
 		case <-k.Done():
