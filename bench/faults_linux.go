@@ -68,6 +68,12 @@ func measureFaults(ctx context.Context, r *runner) (Measure, error) {
 	}
 	m.Series = []Series{stale}
 	m.Notes = append(m.Notes, "timeline (s, as on the plot's x axis): "+phases)
+	if stormRate > steadyRate {
+		m.Notes = append(m.Notes, fmt.Sprintf("During the 429 storm secretfs asked Key Vault more often (%.2f GETs/s) than "+
+			"in steady state (%.2f GETs/s, one per object per TTL): each throttled key is retried after the server's "+
+			"Retry-After, which here is shorter than the TTL. Upstream does not back off either (it polls at its interval), "+
+			"but honouring Retry-After alone does not lower the load on a throttled vault.", stormRate, steadyRate))
+	}
 	return m, nil
 }
 
