@@ -40,6 +40,10 @@ func measureRotation(ctx context.Context, r *runner) (Measure, error) {
 			row(backend+" backend, p99", "ms", one(quantile(statSorted(samples), 0.99)), base, "TTL", target, within))
 		m.Series = append(m.Series, Series{Name: backend, X: statSorted(samples), Y: pctAxis(len(samples))})
 	}
+	ttlMs := float64(ttl) / float64(time.Millisecond)
+	m.Series = append(m.Series,
+		Series{Name: "TTL", X: []float64{ttlMs, ttlMs}, Y: []float64{0, 100}},
+		Series{Name: "target TTL + 1 s", X: []float64{limit, limit}, Y: []float64{0, 100}})
 	return m, nil
 }
 
