@@ -80,6 +80,12 @@ func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted
 // second time, perhaps, someone else's file that reused the number).
 func (b keeperBackend) connect(target, name string, memo []byte) (int, error) {
 	f, _, err := b.client.Mount(target, name, memo)
+	// A keeper handing over (an upgrade) refuses for the few milliseconds
+	// it takes; the next keeper answers.
+	for end := time.Now().Add(handoverWait); errors.Is(err, keeper.ErrHandedOver) && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+		f, _, err = b.client.Mount(target, name, memo)
+	}
 	if err != nil {
 		return -1, err
 	}
@@ -90,6 +96,9 @@ func (b keeperBackend) connect(target, name string, memo []byte) (int, error) {
 	}
 	return fd, nil
 }
+
+// handoverWait bounds how long a mount waits for a keeper handover.
+const handoverWait = 10 * time.Second
 
 // keptMount is a volume served on a keeper's connection.
 type keptMount struct {

@@ -67,6 +67,9 @@ func (c *Client) do(req message) (message, []*os.File, error) {
 	m, files, err := recv(uc)
 	if err == nil && m.Error != "" {
 		closeAll(files)
+		if m.Error == ErrHandedOver.Error() {
+			return m, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, ErrHandedOver)
+		}
 		return m, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, errors.New(m.Error))
 	}
 	if err != nil {

@@ -15,6 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrHandedOver is a mount asked of a keeper that is handing its mounts to
+// the next one: ask again, and the next keeper answers.
+var ErrHandedOver = errors.New("keeper: handed over to the next keeper; ask again")
+
 // Config configures a Keeper.
 type Config struct {
 	// Socket is the path of the control socket servers (and the next
@@ -215,7 +219,7 @@ func (k *Keeper) mount(target, name string, memo []byte, pid int) (*os.File, boo
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.handedOver {
-		return nil, false, errors.New("keeper: handed over to the next keeper; ask again")
+		return nil, false, ErrHandedOver
 	}
 	c, existing := k.conns[target]
 	if !existing {
