@@ -28,7 +28,9 @@ func TestKeeperKeepsMounts(t *testing.T) {
 		t.Skip("the keeper mounts FUSE: Linux as root (CI runs so)")
 	}
 	kdir := t.TempDir() // keeper sockets and logs, kept to the end
-	k := startKeeper(t, kdir, filepath.Join(kdir, "keeper.sock"))
+	outer := t          // keepers started in subtests outlive them
+	bin := buildSecretfs(t)
+	k := startKeeper(t, t, bin, kdir, filepath.Join(kdir, "keeper.sock"))
 	h := newHarness(t, ttl, "--keeper-socket", k.sock)
 	h.kv.AddServicePrincipal(appClient, appSecret)
 	h.kv.Grant(appClient, "kv-keep", emulator.Read)
@@ -79,6 +81,49 @@ func TestKeeperKeepsMounts(t *testing.T) {
 		}
 	})
 
+	t.Run("upgrade: the next keeper takes over, the node restarts: no errors", func(t *testing.T) {
+		var reqs []*csipb.NodePublishVolumeRequest
+		for i := range 4 {
+			req := h.publishRequest(newPod("team-k", fmt.Sprintf("upgrade-%d", i)), "secrets", "kept", creds)
+			h.mustPublish(t, req)
+			reqs = append(reqs, req)
+		}
+		h.kv.SetSecret("kv-keep", "db-password", "keep-pw-3", "")
+		for _, req := range reqs {
+			eventually(t, ttl+5*time.Second, "db-password current", func() bool {
+				return readFile(t, filepath.Join(req.TargetPath, "db-password")) == "keep-pw-3"
+			})
+		}
+		r := startReaders(reqs, map[string]string{"db-password": "keep-pw-3", "api-token": "keep-token-1"})
+		for i := range 3 {
+			// What a surge update does: the new pod's keeper takes over, its
+			// node plugin starts, then the old pod stops.
+			time.Sleep(time.Duration(200+rand.IntN(300)) * time.Millisecond)
+			start := time.Now()
+			old := k
+			k = startKeeper(t, outer, bin, kdir, k.sock)
+			eventually(t, 30*time.Second, "the new keeper took over", func() bool {
+				b, _ := os.ReadFile(k.logFile)
+				return strings.Contains(string(b), "took over from the running keeper")
+			})
+			took := time.Since(start)
+			time.Sleep(100 * time.Millisecond) // an old keeper that exits would do so now
+			if !old.running() {
+				t.Fatalf("upgrade %d: the old keeper exited after the handover (kubelet would restart it)", i+1)
+			}
+			h.stopNode(t)
+			h.startNode(t)
+			old.stop()
+			if old.cmd.ProcessState == nil || !old.cmd.ProcessState.Success() {
+				t.Errorf("upgrade %d: the old keeper did not exit cleanly on SIGTERM: %v", i+1, old.cmd.ProcessState)
+			}
+			t.Logf("upgrade %d: new keeper serving after %v; node restarted after %v; old keeper: %s", i+1,
+				took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), old.logLine("handed over"))
+		}
+		time.Sleep(300 * time.Millisecond)
+		r.check(t)
+	})
+
 	t.Run("keeper killed: mounts reported dead, cleaned up, publishing works again", func(t *testing.T) {
 		a := h.publishRequest(newPod("team-k", "dead-a"), "secrets", "kept", creds)
 		b := h.publishRequest(newPod("team-k", "dead-b"), "secrets", "kept", creds)
@@ -90,7 +135,7 @@ func TestKeeperKeepsMounts(t *testing.T) {
 		if err := syscall.Statfs(b.TargetPath, &st); !errors.Is(err, syscall.ENOTCONN) {
 			t.Fatalf("statfs of a mount whose keeper died: %v, want ENOTCONN", err)
 		}
-		k = startKeeper(t, kdir, k.sock)
+		k = startKeeper(t, outer, bin, kdir, k.sock)
 
 		// The running node cleans a dead mount up on unpublish…
 		h.unpublish(t, a)
@@ -120,8 +165,8 @@ func TestKeeperKeepsMounts(t *testing.T) {
 
 	t.Run("logs hold no secret", func(t *testing.T) {
 		logs, _ := filepath.Glob(filepath.Join(kdir, "keeper-*.log"))
-		if len(logs) != 2 {
-			t.Errorf("keeper logs %v, want one per keeper started (2)", logs)
+		if len(logs) < 2 {
+			t.Errorf("keeper logs %v, want one per keeper started", logs)
 		}
 		for _, f := range append(logs, h.logFile) {
 			log, err := os.ReadFile(f)
@@ -145,9 +190,9 @@ type keeperProc struct {
 }
 
 // startKeeper starts `secretfs keeper` on sock, logging into dir, and
-// waits until it listens. It is stopped (unmounting what it holds) when t
-// ends.
-func startKeeper(t *testing.T, dir, sock string) *keeperProc {
+// waits until it listens. It is stopped (unmounting what it holds) when
+// owner ends.
+func startKeeper(t, owner *testing.T, bin, dir, sock string) *keeperProc {
 	t.Helper()
 	k := &keeperProc{sock: sock, logFile: filepath.Join(dir, fmt.Sprintf("keeper-%d.log", time.Now().UnixNano()))}
 	log, err := os.Create(k.logFile)
@@ -155,12 +200,12 @@ func startKeeper(t *testing.T, dir, sock string) *keeperProc {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	k.cmd = exec.Command(buildSecretfs(t), "keeper", "--socket", k.sock, "--handover-wait", "1ms", "--hung-after", "10s")
+	k.cmd = exec.Command(bin, "keeper", "--socket", k.sock, "--handover-wait", "1ms", "--hung-after", "10s")
 	k.cmd.Stdout, k.cmd.Stderr = log, log
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(k.stop)
+	owner.Cleanup(k.stop)
 	eventually(t, 30*time.Second, "keeper listening", func() bool {
 		c, err := net.Dial("unixpacket", k.sock)
 		if err == nil {
@@ -169,6 +214,28 @@ func startKeeper(t *testing.T, dir, sock string) *keeperProc {
 		return err == nil
 	})
 	return k
+}
+
+// running reports whether the keeper process has not exited.
+func (k *keeperProc) running() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state …: a zombie (Z) has exited.
+	_, after, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(after, "Z")
+}
+
+// logLine returns the first line of the keeper's log that contains s.
+func (k *keeperProc) logLine(s string) string {
+	b, _ := os.ReadFile(k.logFile)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
 }
 
 // kill SIGKILLs the keeper: every mount it holds dies.
