@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/secretfs/secretfs/vault/emulator"
 )
@@ -150,6 +153,19 @@ func TestKeeperKeepsMounts(t *testing.T) {
 		}
 		if log := h.logTail(); !strings.Contains(log, "found a dead FUSE mount") || !strings.Contains(log, "team-k/dead-b") {
 			t.Errorf("the node log does not report the dead mount of team-k/dead-b:\n%s", log)
+		}
+		evs, err := h.cluster.Client.CoreV1().Events("team-k").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lost []string
+		for _, ev := range evs.Items {
+			if ev.Reason == "SecretsVolumeLost" && ev.Type == "Warning" {
+				lost = append(lost, ev.InvolvedObject.Name)
+			}
+		}
+		if diff := cmp.Diff([]string{"dead-b"}, lost); diff != "" {
+			t.Errorf("SecretsVolumeLost events on pods (-want +got):\n%s", diff)
 		}
 		h.unpublish(t, b)
 		if _, err := os.Lstat(b.TargetPath); !errors.Is(err, os.ErrNotExist) {
