@@ -26,6 +26,16 @@
 // new server is never told to forget more than it holds (go-fuse panics
 // holding an inode lock otherwise, and readers hang).
 //
+// # Memos
+//
+// With each mount the server may give an opaque memo (Client.Mount,
+// Client.Remember), which List returns as given: what a restarted server
+// needs to serve the mount again at once, without waiting for kubelet.
+// secretfs puts the mount request in it, pod credentials included, so the
+// keeper holds it only in memory (like the files' content in the kernel's
+// page cache), passes it on at a handover, never logs it, and answers only
+// its owner: the control socket is mode 0600.
+//
 // # Handover
 //
 // On upgrade a new keeper connects to the old one's socket and asks for a
