@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 // requireFUSE skips where FUSE cannot be mounted (not root, no /dev/fuse);
 // CI runs as root with /dev/fuse and never skips.
-func requireFUSE(t *testing.T) {
+func requireFUSE(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting FUSE needs root")

@@ -300,7 +300,7 @@ type proc struct {
 
 // startRole starts role with args and waits for its "ready" line (roles
 // that print none are not waited for).
-func startRole(t *testing.T, role string, wait bool, args ...string) *proc {
+func startRole(t testing.TB, role string, wait bool, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role)
@@ -351,7 +351,7 @@ func stopReader(t *testing.T, p *proc) report {
 
 // makeTargets creates n mount points and makes sure nothing stays mounted
 // on them after the test, whatever happened.
-func makeTargets(t *testing.T, n int) []string {
+func makeTargets(t testing.TB, n int) []string {
 	t.Helper()
 	dir := t.TempDir()
 	var ts []string
