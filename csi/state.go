@@ -136,8 +136,11 @@ func (s *State) saveLocked() error {
 	return writeFileAtomic(s.path, data)
 }
 
-// writeFileAtomic replaces path with data so that a crash leaves either
-// the old or the new file, never a torn one.
+// writeFileAtomic replaces path with data so that a crash of the process
+// leaves either the old or the new file, never a torn one. It does not
+// fsync: the file only has to outlive the process, not the machine — a
+// reboot loses every mount it describes — and an fsync cost a cold publish
+// up to 20 ms on a loaded node.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -153,10 +156,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write state: %w", err)
 	}

@@ -38,6 +38,9 @@ type clientKey struct {
 	cred     azcore.TokenCredential
 }
 
+// fetchTimeout bounds a read that must wait for Key Vault (a cold object).
+const fetchTimeout = time.Minute
+
 // maxClients bounds the client map; the credential cache is bounded alike.
 const maxClients = 1024
 
@@ -220,6 +223,12 @@ func (v *Volume) Close() {
 // Read returns the current bytes of the file at path. It implements
 // fusefs.Source. The slice is the caller's (the cache hands out copies).
 func (v *Volume) Read(ctx context.Context, path string) ([]byte, error) {
+	// A FUSE request's context ends when the reading process gets any
+	// signal (Go's preemption signals do, constantly). Cancelling the fetch
+	// then would fail the reader's open with EIO, while the kernel is still
+	// waiting for the answer: finish it, bounded by fetchTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	defer cancel()
 	f, ok := v.byPath[path]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -51,6 +52,13 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 	f.node = volume.NewNode(f.cache, vault.NewCredentials(vault.CredentialOptions{Transport: tr}), vault.ClientOptions{Transport: tr})
 	t.Cleanup(f.node.Close)
 	return f
+}
+
+func newNodeWithCache(t *testing.T, c *cache.Cache, tr *http.Client) *volume.Node {
+	t.Helper()
+	n := volume.NewNode(c, vault.NewCredentials(vault.CredentialOptions{Transport: tr}), vault.ClientOptions{Transport: tr})
+	t.Cleanup(n.Close)
+	return n
 }
 
 func (f *fixture) params(t *testing.T) *vault.Params {
