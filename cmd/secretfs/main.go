@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/secretfs/secretfs/fusefs"
 )
 
 const usage = `usage: secretfs <command> [flags]
@@ -28,6 +30,7 @@ Run 'secretfs <command> -h' for a command's flags.
 `
 
 func main() {
+	fusefs.RaiseProcs() // FUSE readers block in read(2): see fusefs.MinProcs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()

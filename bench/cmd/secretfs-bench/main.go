@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/secretfs/secretfs/bench"
+	"github.com/secretfs/secretfs/fusefs"
 )
 
 // config is the command's flags.
@@ -26,6 +27,7 @@ type config struct {
 }
 
 func main() {
+	fusefs.RaiseProcs() // as secretfs itself runs: see fusefs.MinProcs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout)
 	stop()
