@@ -12,7 +12,7 @@ import "runtime"
 // bench (measure 3): a cold NodePublishVolume of 10 objects at L = 20 ms
 // took 42 ms with 2 Ps and 25 ms with 8. More Ps than cores costs nothing
 // here: the extra threads are mostly blocked in read(2).
-const MinProcs = 8
+const MinProcs = 4
 
 // RaiseProcs makes GOMAXPROCS at least MinProcs; main functions call it.
 func RaiseProcs() {
