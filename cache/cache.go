@@ -206,7 +206,8 @@ func (c *Cache) Hold(k Key) (release func()) {
 
 // Subscribe registers fn to be called with a copy of the new value whenever
 // a refresh returns a new Version or new bytes (not for a key's first
-// fetch). Calls come from one goroutine, outside the cache's locks, so fn
+// fetch), and once with an empty Value when a revoked key's grace is over
+// (its Get now fails with ErrRevoked). Calls come from one goroutine, outside the cache's locks, so fn
 // should be quick. cancel stops further calls; a call already running
 // finishes.
 func (c *Cache) Subscribe(fn func(Key, Value)) (cancel func()) {

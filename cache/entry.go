@@ -14,11 +14,12 @@ type entry struct {
 	fetchedAt time.Time // last successful fetch
 	readAt    time.Time // last Get
 
-	err       error         // last fetch error; nil after a success
-	retryAt   time.Time     // no refresh before this (backoff)
-	throttled time.Time     // server-requested part of retryAt (Retry-After)
-	backoff   time.Duration // last exponential delay; 0 after a success
-	revokedAt time.Time     // first Revoked error since the last success
+	err        error         // last fetch error; nil after a success
+	retryAt    time.Time     // no refresh before this (backoff)
+	throttled  time.Time     // server-requested part of retryAt (Retry-After)
+	backoff    time.Duration // last exponential delay; 0 after a success
+	revokedAt  time.Time     // first Revoked error since the last success
+	revokeSent bool          // subscribers were told the grace is over
 
 	call    *call // fetch in flight, if any
 	removed bool  // evicted from the LRU; results are not kept

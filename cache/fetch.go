@@ -174,16 +174,21 @@ func (c *Cache) background(k Key, e *entry, cl *call) {
 func (c *Cache) finish(k Key, e *entry, cl *call, v Value, err error, abandoned bool) {
 	c.mu.Lock()
 	now := c.opts.Now()
-	var changed bool
+	var changed, revoked bool
 	if err == nil {
 		changed = c.store(e, v, now)
 	} else if !abandoned {
 		c.fail(e, err, now)
+		// The grace of a revoked entry is over: tell subscribers once, so
+		// the files showing it are re-read and fail (EACCES) rather than
+		// keep serving what the identity may no longer read.
+		revoked = e.ok && c.revokedOut(e, now) && !e.revokeSent
+		e.revokeSent = e.revokeSent || revoked
 	}
 	cl.res = c.result(e, err, abandoned, now)
 	e.call = nil
 	c.stats.InFlight--
-	var note Value
+	var note Value // empty when the news is a revocation
 	if changed {
 		note = clone(e.val)
 	}
@@ -194,7 +199,7 @@ func (c *Cache) finish(k Key, e *entry, cl *call, v Value, err error, abandoned 
 	}
 	c.mu.Unlock()
 	close(cl.done)
-	if changed {
+	if changed || revoked {
 		c.notes.post(k, note)
 	}
 }
@@ -205,6 +210,7 @@ func (c *Cache) finish(k Key, e *entry, cl *call, v Value, err error, abandoned 
 func (c *Cache) store(e *entry, v Value, now time.Time) (changed bool) {
 	e.fetchedAt, e.err, e.backoff = now, nil, 0
 	e.retryAt, e.throttled, e.revokedAt = time.Time{}, time.Time{}, time.Time{}
+	e.revokeSent = false
 	if e.ok && e.val.Version == v.Version && bytes.Equal(e.val.Bytes, v.Bytes) {
 		clear(v.Bytes)
 		return false

@@ -46,7 +46,7 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 	f.kv.Grant(clientA, vaultName, emulator.Read)
 	f.kv.SetSecret(vaultName, "db-password", "v1-password", "")
 	f.kv.SetSecret(vaultName, "api-token", "v1-token", "")
-	f.cache = cache.New(cache.Options{TTL: ttl, RetryAfter: vault.RetryAfter})
+	f.cache = cache.New(volume.CacheOptions(ttl, 0))
 	t.Cleanup(f.cache.Close)
 	tr := f.kv.HTTPClient()
 	f.node = volume.NewNode(f.cache, vault.NewCredentials(vault.CredentialOptions{Transport: tr}), vault.ClientOptions{Transport: tr})
@@ -269,4 +269,26 @@ func TestUnmountCleansTargetAndIsIdempotent(t *testing.T) {
 	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("target still there after unmount (err %v)", err)
 	}
+}
+
+func TestRevokedAccessEndsInEACCES(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	f := newFixture(t, ttl)
+	m := newManager(t, f, "fuse")
+	target := filepath.Join(t.TempDir(), "mnt")
+	mustMount(t, m, f.request(t, target, clientA, f.secretA))
+	file := filepath.Join(target, "db-password")
+	if got := readFile(t, file); got != "v1-password" {
+		t.Fatalf("db-password = %q", got)
+	}
+	f.kv.Revoke(clientA, vaultName)
+	revoked := time.Now()
+	eventually(t, 20*time.Second, "reads fail with EACCES after the grace", func() bool {
+		_, err := os.ReadFile(file)
+		return errors.Is(err, os.ErrPermission)
+	})
+	if d := time.Since(revoked); d < ttl {
+		t.Errorf("EACCES after %v: the last good value must be served for the grace (one TTL, %v) first", d, ttl)
+	}
+	t.Logf("reads failed with EACCES %v after the revocation (TTL and grace %v)", time.Since(revoked).Round(time.Millisecond), ttl)
 }
