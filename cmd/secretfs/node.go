@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -139,10 +137,11 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	events, err := newPodEvents(restCfg, cfg.NodeID, logger)
+	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("kubernetes client for events: %w", err)
 	}
+	events := kube.NewEvents(client, cfg.NodeID, logger)
 	forgetDeadMounts(state, kept, deadMounts(reg), events, logger)
 	srv := csi.NewNodeServer(csi.Config{
 		DriverName: cfg.DriverName, Version: version, NodeID: cfg.NodeID, Backend: manager.Backend(),
@@ -170,12 +169,12 @@ func newManager(cfg nodeConfig, c *cache.Cache, reg prometheus.Registerer) (*vol
 		vault.ClientOptions{Transport: observed})
 	reg.MustRegister(node.Collector())
 	backend, err := volume.NewBackend(cfg.Backend, volume.FuseOptions{})
-	if err == nil && cfg.KeeperSocket != "" && backend.Name() == "fuse" {
-		backend = volume.NewKeeperBackend(cfg.KeeperSocket, volume.FuseOptions{})
-	}
 	if err != nil {
 		node.Close()
 		return nil, err
+	}
+	if cfg.KeeperSocket != "" && backend.Name() == "fuse" {
+		backend = volume.NewKeeperBackend(cfg.KeeperSocket, volume.FuseOptions{})
 	}
 	return volume.NewManager(node, backend), nil
 }
@@ -193,7 +192,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 // logged: its pod must be restarted, since kubelet republishes a volume it
 // believes mounted but never remounts it. Targets the keeper holds are
 // alive (a statfs of one not resumed would wait for its server).
-func forgetDeadMounts(state *csi.State, kept []string, dead prometheus.Counter, events podEvents, logger *slog.Logger) {
+func forgetDeadMounts(state *csi.State, kept []string, dead prometheus.Counter, events *kube.Events, logger *slog.Logger) {
 	// Events are best effort: all of them together may delay serving CSI
 	// by this much at most, API server or not.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -205,44 +204,12 @@ func forgetDeadMounts(state *csi.State, kept []string, dead prometheus.Counter, 
 		dead.Inc()
 		logger.Error("found a dead FUSE mount (its server or keeper died): restart the pod to mount it again",
 			"target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name)
-		events.warn(ctx, e.Pod, "SecretsVolumeLost", fmt.Sprintf("the secretfs volume %s was lost when its FUSE server or keeper died; "+
+		pod := kube.PodRef{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID}
+		events.Record(ctx, pod, corev1.EventTypeWarning, "SecretsVolumeLost", fmt.Sprintf("the secretfs volume %s was lost when its FUSE server or keeper died; "+
 			"restart the pod to mount it again", e.VolumeID))
 		if err := volume.UnmountDead(e.TargetPath); err != nil {
 			logger.Warn("clearing a mount of the previous run", "target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name, "err", err)
 		}
-	}
-}
-
-// podEvents records events on pods, best effort: written directly, so no
-// broadcaster goroutine outlives the process's shutdown.
-type podEvents struct {
-	client kubernetes.Interface
-	node   string
-	log    *slog.Logger
-}
-
-func newPodEvents(restCfg *rest.Config, node string, log *slog.Logger) (podEvents, error) {
-	c, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return podEvents{}, fmt.Errorf("kubernetes client for events: %w", err)
-	}
-	return podEvents{client: c, node: node, log: log}, nil
-}
-
-// warn records a Warning event on pod; a failure is only logged.
-func (e podEvents) warn(ctx context.Context, pod csi.PodInfo, reason, message string) {
-	now := metav1.Now()
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: pod.Name + ".", Namespace: pod.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			APIVersion: "v1", Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: types.UID(pod.UID),
-		},
-		Reason: reason, Message: message, Type: corev1.EventTypeWarning,
-		Source:         corev1.EventSource{Component: "secretfs", Host: e.node},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-	}
-	if _, err := e.client.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		e.log.Warn("recording an event failed", "pod", pod.Namespace+"/"+pod.Name, "reason", reason, "err", err)
 	}
 }
 

@@ -87,6 +87,7 @@ type Writer struct {
 	classes  csi.ClassGetter
 	opts     Options
 	log      *slog.Logger
+	events   *kube.Events
 	metrics  *metrics
 	queue    workqueue.TypedRateLimitingInterface[string]
 	cancel   context.CancelFunc
@@ -110,6 +111,7 @@ func New(cfg *rest.Config, classes csi.ClassGetter, o Options) (*Writer, error) 
 	o = o.withDefaults()
 	w := &Writer{
 		client: client, statuses: statuses, classes: classes, opts: o, log: o.Logger,
+		events:  kube.NewEvents(client, o.NodeName, o.Logger),
 		metrics: newMetrics(o.Registerer),
 		queue: workqueue.NewTypedRateLimitingQueue[string](
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](o.RetryBase, o.RetryMax)),
