@@ -63,8 +63,8 @@ func TestUnmountDeadClearsOnlyDeadMounts(t *testing.T) {
 		t.Fatal(err) // warms the attribute cache: stat keeps succeeding once dead
 	}
 	abortConnection(t, target)
-	if !isDeadMount(target) {
-		t.Fatalf("isDeadMount = false after the connection was aborted")
+	if !IsDeadMount(target) {
+		t.Fatalf("IsDeadMount = false after the connection was aborted")
 	}
 	if err := UnmountDead(target); err != nil {
 		t.Fatalf("UnmountDead: %v", err)

@@ -8,8 +8,8 @@ import (
 	mountutils "k8s.io/mount-utils"
 )
 
-// isDeadMount reports whether target is a corrupted mount point.
-func isDeadMount(target string) bool {
+// IsDeadMount reports whether target is a corrupted mount point.
+func IsDeadMount(target string) bool {
 	_, err := os.Stat(target)
 	return mountutils.IsCorruptedMnt(err)
 }

@@ -133,15 +133,11 @@ func (m *Manager) Close() {
 // (statfs answers ENOTCONN), keeping the directory, so a republish can mount
 // it again. A healthy mount or a plain directory is left alone.
 func UnmountDead(target string) error {
-	if !isDeadMount(target) {
+	if !IsDeadMount(target) {
 		return nil
 	}
 	return mountutils.New("").Unmount(target)
 }
-
-// IsDeadMount reports whether target is a FUSE mount whose connection is
-// gone (statfs answers ENOTCONN): what a dead keeper leaves behind.
-func IsDeadMount(target string) bool { return isDeadMount(target) }
 
 // Volume returns the volume mounted at target, if this process mounted it.
 func (m *Manager) Volume(target string) (*Volume, bool) {
