@@ -26,20 +26,29 @@ func (e contentError) Unwrap() error { return e.err }
 func classify(op string, err error) error {
 	oe := &opError{op: op, err: err}
 	var ce contentError
+	var br badResponse
+	var tl *tooLargeError
 	var authErr *azidentity.AuthenticationFailedError
 	var respErr *azcore.ResponseError
 	switch {
 	case errors.As(err, &ce):
 		oe.kind, oe.detail = ErrInvalid, ce.Error()
+	case errors.As(err, &tl):
+		oe.kind, oe.detail = ErrInvalid, tl.Error()
+		if tl.limit == MaxSecretResponseBytes {
+			oe.detail += "; Key Vault itself stores at most 25 KiB per secret value"
+		}
+	case errors.As(err, &br):
+		oe.kind, oe.detail = ErrUnavailable, "Key Vault answered 200 but "+br.Error()
 	case errors.Is(err, ErrInvalid):
 		oe.kind, oe.detail = ErrInvalid, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
 	case errors.As(err, &authErr):
 		classifyAuth(oe, authErr)
 	case errors.As(err, &respErr):
 		classifyResponse(oe, respErr.StatusCode, respErr.RawResponse)
-		oe.detail = keyVaultDetail(respErr)
+		oe.detail = keyVaultDetail(respErr) + redirectDetail(respErr.RawResponse)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		oe.kind, oe.detail = ErrUnavailable, err.Error()
+		oe.kind, oe.detail = ErrUnavailable, firstLine(err.Error())
 	default:
 		// Network errors, and azidentity's CredentialUnavailableError (e.g. no
 		// managed identity endpoint on this node): nothing the request can fix.
@@ -75,7 +84,20 @@ func classifyAuth(oe *opError, e *azidentity.AuthenticationFailedError) {
 	if oe.kind == ErrInvalid || oe.kind == ErrNotFound {
 		oe.kind = ErrAccessDenied
 	}
-	oe.detail = "authentication failed: " + entraDetail(e.RawResponse)
+	oe.detail = "authentication failed: " + entraDetail(e.RawResponse) + redirectDetail(e.RawResponse)
+}
+
+// redirectDetail explains a redirect the transport refused to follow, naming
+// only the host it pointed to; "" for any other response.
+func redirectDetail(resp *http.Response) string {
+	if resp == nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return ""
+	}
+	host := "an unnamed location"
+	if u, err := resp.Location(); err == nil {
+		host = u.Scheme + "://" + u.Host
+	}
+	return ": a redirect to " + host + ", not followed: Key Vault and Entra ID do not redirect, and the request carries a token or client secret"
 }
 
 // entraDetail is Entra ID's error code and description (e.g. "invalid_client:
@@ -115,24 +137,49 @@ func keyVaultDetail(e *azcore.ResponseError) string {
 	return detail
 }
 
-// retryAfter reads the delay a 429 asks for, in the headers azcore honours.
+// MaxRetryAfter caps the delay a 429 may ask for. A Retry-After of
+// 999999999 would otherwise freeze an object for decades (and fail every
+// publish of an uncached one until restart); Key Vault's own throttling
+// windows are ten seconds. The cache adds jitter on top.
+const MaxRetryAfter = 2 * time.Minute
+
+// retryAfter reads the delay a 429 asks for, in the headers azcore honours,
+// at most MaxRetryAfter.
 func retryAfter(resp *http.Response) time.Duration {
 	if resp == nil {
 		return 0
 	}
 	for _, h := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if ms, err := strconv.Atoi(resp.Header.Get(h)); err == nil && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
+		if ms, ok := parseCount(resp.Header.Get(h)); ok {
+			return clampDelay(ms, time.Millisecond)
 		}
 	}
 	v := resp.Header.Get("Retry-After")
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if s, ok := parseCount(v); ok {
+		return clampDelay(s, time.Second)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
+		return min(max(time.Until(t), 0), MaxRetryAfter)
 	}
 	return 0
+}
+
+// parseCount parses a positive decimal count; one too large for an int64
+// counts as math.MaxInt64.
+func parseCount(v string) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		return n, true // ParseInt returns math.MaxInt64 for a positive overflow
+	}
+	return n, err == nil && n > 0
+}
+
+// clampDelay is n units, at most MaxRetryAfter, without overflowing.
+func clampDelay(n int64, unit time.Duration) time.Duration {
+	if n >= int64(MaxRetryAfter/unit) {
+		return MaxRetryAfter
+	}
+	return time.Duration(n) * unit
 }
 
 func firstLine(s string) string {

@@ -63,8 +63,17 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 }
 
 // issueToken is the client-credentials grant with client_secret or client_assertion.
+// A token fault (SetTokenFault) applies after counting.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	s.countOp("Token")
+	reply := func(w http.ResponseWriter) { s.tokenReply(w, r) }
+	if !s.tokenFaulted(w, r, reply) {
+		reply(w)
+	}
+}
+
+// tokenReply answers a token request.
+func (s *Server) tokenReply(w http.ResponseWriter, r *http.Request) {
 	if !s.knownTenant(w, r.PathValue("tenant")) {
 		return
 	}

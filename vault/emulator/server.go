@@ -56,7 +56,8 @@ type Server struct {
 	tokenLifetime time.Duration         // guarded by mu
 	vaults        map[string]*vaultData // guarded by mu; by vault name
 	latency       time.Duration         // guarded by mu
-	fault         Fault                 // guarded by mu; zero Status = none
+	fault         Fault                 // guarded by mu; inactive = none
+	tokenFault    Fault                 // guarded by mu; inactive = none
 	outage        bool                  // guarded by mu
 	counts        map[string]int        // guarded by mu
 }
