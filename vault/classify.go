@@ -28,6 +28,7 @@ func classify(op string, err error) error {
 	var ce contentError
 	var br badResponse
 	var tl *tooLargeError
+	var re *redirectError
 	var authErr *azidentity.AuthenticationFailedError
 	var respErr *azcore.ResponseError
 	switch {
@@ -40,6 +41,8 @@ func classify(op string, err error) error {
 		}
 	case errors.As(err, &br):
 		oe.kind, oe.detail = ErrUnavailable, "Key Vault answered 200 but "+br.Error()
+	case errors.As(err, &re):
+		oe.kind, oe.detail = ErrUnavailable, re.Error()
 	case errors.Is(err, ErrInvalid):
 		oe.kind, oe.detail = ErrInvalid, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
 	case errors.As(err, &authErr):
@@ -77,7 +80,9 @@ func classifyResponse(oe *opError, status int, resp *http.Response) {
 // endpoint) refused. 400/401 mean a wrong client, secret or assertion.
 func classifyAuth(oe *opError, e *azidentity.AuthenticationFailedError) {
 	if e.RawResponse == nil {
-		oe.kind, oe.detail = ErrAccessDenied, "authentication failed: "+firstLine(e.Error())
+		// No answer at all (a timeout, a refused connection): nothing was
+		// denied, and the next try may get through.
+		oe.kind, oe.detail = ErrUnavailable, "authentication failed, no answer from Entra ID: "+truncate(strings.Join(strings.Fields(e.Error()), " "), 200)
 		return
 	}
 	classifyResponse(oe, e.RawResponse.StatusCode, e.RawResponse)
@@ -87,17 +92,13 @@ func classifyAuth(oe *opError, e *azidentity.AuthenticationFailedError) {
 	oe.detail = "authentication failed: " + entraDetail(e.RawResponse) + redirectDetail(e.RawResponse)
 }
 
-// redirectDetail explains a redirect the transport refused to follow, naming
-// only the host it pointed to; "" for any other response.
+// redirectDetail explains a redirect response that a caller's own transport
+// handed back (ours refuse them before: see redirectError); "" for any other.
 func redirectDetail(resp *http.Response) string {
 	if resp == nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
 		return ""
 	}
-	host := "an unnamed location"
-	if u, err := resp.Location(); err == nil {
-		host = u.Scheme + "://" + u.Host
-	}
-	return ": a redirect to " + host + ", not followed: Key Vault and Entra ID do not redirect, and the request carries a token or client secret"
+	return ": a redirect, not followed"
 }
 
 // entraDetail is Entra ID's error code and description (e.g. "invalid_client:

@@ -208,7 +208,7 @@ func checkVersion(asked, got string) error {
 	case got == "":
 		return badResponse{"the response has no version in its id"}
 	case asked != "" && !strings.EqualFold(asked, got):
-		return badResponse{fmt.Sprintf("asked for version %s, the response is of version %s", asked, got)}
+		return badResponse{fmt.Sprintf("the response is of version %s, not the version %s asked for", got, asked)}
 	}
 	return nil
 }

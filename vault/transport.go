@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -80,22 +81,52 @@ func NewTransport(caFile string, resolve map[string]string) (*http.Client, error
 		return dialer.DialContext(ctx, network, resolveAddr(addr, resolve))
 	}
 	return &http.Client{
-		Transport:     &cappedRoundTripper{next: t, max: MaxResponseBytes, what: "an Entra ID or Key Vault"},
+		Transport:     &guardedRoundTripper{next: t, max: MaxResponseBytes, what: "an Entra ID or Key Vault"},
 		CheckRedirect: refuseRedirect,
 		Timeout:       RequestTimeout,
 	}, nil
 }
 
-// refuseRedirect is an http.Client CheckRedirect that hands the redirect
-// response itself back to the caller, which reports it as an error (see
-// redirectDetail): nothing is sent to the Location.
+// refuseRedirect is an http.Client CheckRedirect that hands a redirect back
+// to the caller instead of following it. guardedRoundTripper refuses
+// redirects before the client sees them (the client rewinds a request body
+// for a 307 before it asks CheckRedirect, racing the HTTP/2 writer still
+// reading it); this is the second line.
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // noRedirects returns hc with redirects refused, sharing its transport.
 func noRedirects(hc *http.Client) *http.Client {
 	c := *hc
+	c.Transport = &guardedRoundTripper{next: cmp.Or[http.RoundTripper](hc.Transport, http.DefaultTransport)}
 	c.CheckRedirect = refuseRedirect
 	return &c
+}
+
+// redirectError is a 3xx response the transport refused to follow. It names
+// only the scheme and host it pointed to, and is not retried.
+type redirectError struct {
+	status int
+	to     string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("refused to follow a %d redirect to %s: Key Vault and Entra ID do not redirect, and the request carries a token or client secret", e.status, e.to)
+}
+
+// NonRetriable tells azcore's retry policy not to try again.
+func (e *redirectError) NonRetriable() {}
+
+// refuseRedirectResponse turns a 3xx response into a *redirectError.
+func refuseRedirectResponse(resp *http.Response) error {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 || resp.StatusCode == http.StatusNotModified {
+		return nil
+	}
+	to := "an unnamed location"
+	if u, err := resp.Location(); err == nil {
+		to = u.Scheme + "://" + u.Host
+	}
+	resp.Body.Close()
+	return &redirectError{status: resp.StatusCode, to: to}
 }
 
 // resolveAddr returns the address resolve maps addr's host to, or addr.
@@ -112,26 +143,33 @@ func resolveAddr(addr string, resolve map[string]string) string {
 	return addr
 }
 
-// cappedRoundTripper refuses response bodies over max bytes: a declared
-// Content-Length at once, a chunked or decompressed body as soon as it
-// passes the cap, so at most max bytes are ever buffered.
-type cappedRoundTripper struct {
+// guardedRoundTripper refuses redirects (see redirectError) and, if max > 0,
+// response bodies over max bytes: a declared Content-Length at once, a
+// chunked or decompressed body as soon as it passes the cap, so at most max
+// bytes are ever buffered.
+type guardedRoundTripper struct {
 	next http.RoundTripper
 	max  int64
 	what string // what the responses are, for the error: "a secret"
 }
 
-func (c *cappedRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.next.RoundTrip(req)
+func (g *guardedRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
-	return capBody(resp, c.max, c.what)
+	if err := refuseRedirectResponse(resp); err != nil {
+		return nil, err
+	}
+	if g.max <= 0 {
+		return resp, nil
+	}
+	return capBody(resp, g.max, g.what)
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the transport.
-func (c *cappedRoundTripper) CloseIdleConnections() {
-	if ci, ok := c.next.(interface{ CloseIdleConnections() }); ok {
+func (g *guardedRoundTripper) CloseIdleConnections() {
+	if ci, ok := g.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 }
