@@ -62,8 +62,20 @@ type Options struct {
 	// fetch error; nil means errors never carry one.
 	RetryAfter func(error) (time.Duration, bool)
 	// MinBackoff and MaxBackoff bound the exponential delay between failed
-	// refreshes when no Retry-After applies; defaults 1s and TTL.
+	// refreshes when no Retry-After applies; defaults 1s and TTL. Each delay
+	// gets up to a fifth more at random, so keys that failed together do not
+	// retry together.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter caps a server-requested delay; default 2m. A
+	// Retry-After of years would otherwise freeze a key (and fail every Get
+	// of an uncached one) until restart. Up to a tenth more is added at
+	// random, so the nodes one throttle answer reached come back spread out.
+	MaxRetryAfter time.Duration
+	// FetchTimeout bounds every Fetch call, background refreshes included,
+	// whatever the caller's context; default 2m. A fetch that never returns
+	// would otherwise keep its key from ever refreshing, and hold one of the
+	// few background refresh slots every other key needs.
+	FetchTimeout time.Duration
 	// Now is the clock, for tests; default time.Now.
 	Now func() time.Time
 	// Revoked reports whether a fetch error means this identity lost access
@@ -93,6 +105,12 @@ func (o Options) withDefaults() Options {
 		o.MaxBackoff = o.TTL
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 2 * time.Minute
+	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = 2 * time.Minute
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -107,6 +125,7 @@ func (o Options) withDefaults() Options {
 
 // maxParallel bounds background refreshes running at once, so one sweep over
 // thousands of entries does not open thousands of connections to Key Vault.
+// Options.FetchTimeout frees a slot a hung fetch holds.
 const maxParallel = 8
 
 // Cache is a node-wide TTL LRU cache of Key Vault objects. It is safe for

@@ -21,8 +21,13 @@
 // A failed refresh keeps the last good value: readers never get an error while
 // one exists (stale-on-error), so a Key Vault outage is invisible except in
 // [Stats.Staleness]. Failed refreshes back off, honouring a server-requested
-// delay (429 Retry-After) when Options.RetryAfter finds one, else doubling from
-// MinBackoff to MaxBackoff. At most one fetch per key is in flight at a time:
+// delay (429 Retry-After) when Options.RetryAfter finds one, capped at
+// Options.MaxRetryAfter (2 minutes), else doubling from MinBackoff to
+// MaxBackoff; both get random jitter. Every fetch, in the background or for a
+// reader, ends within Options.FetchTimeout, so a Key Vault that accepts a
+// request and never answers costs a key one failed refresh, not its
+// freshness, and cannot fill the few background refresh slots that every
+// other key needs. At most one fetch per key is in flight at a time:
 // concurrent readers of a missing key share one call. A key with no good
 // value is not negatively cached, except within a server-requested
 // Retry-After. The one exception to stale-on-error is access revocation

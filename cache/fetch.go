@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -128,9 +129,17 @@ func (c *Cache) await(ctx context.Context, k Key, e *entry) (r *result, retry bo
 	}
 	cl := c.begin(e)
 	c.mu.Unlock()
-	v, err := cl.f(ctx)
+	v, err := c.call(ctx, cl.f)
 	c.finish(k, e, cl, v, err, err != nil && ctx.Err() != nil)
 	return &cl.res, false
+}
+
+// call runs f bounded by Options.FetchTimeout. A fetch that ends because of
+// it is a failure like any other (backoff, stale-on-error), not abandoned.
+func (c *Cache) call(ctx context.Context, f Fetch) (Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.FetchTimeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // begin marks a fetch in flight for e. Must hold c.mu.
@@ -165,7 +174,7 @@ func (c *Cache) background(k Key, e *entry, cl *call) {
 		c.finish(k, e, cl, Value{}, c.ctx.Err(), true)
 		return
 	}
-	v, err := cl.f(c.ctx)
+	v, err := c.call(c.ctx, cl.f)
 	c.finish(k, e, cl, v, err, err != nil && c.ctx.Err() != nil)
 }
 
@@ -231,15 +240,24 @@ func (c *Cache) fail(e *entry, err error, now time.Time) {
 	c.stats.FetchErrors++
 	e.err = err
 	if d, ok := c.retryAfter(err); ok {
-		e.throttled = now.Add(d)
+		d = min(d, c.opts.MaxRetryAfter)
+		e.throttled = now.Add(d + jitter(d/10))
 		e.retryAt = e.throttled
 	} else {
 		e.backoff = min(max(2*e.backoff, c.opts.MinBackoff), c.opts.MaxBackoff)
-		e.retryAt = now.Add(e.backoff)
+		e.retryAt = now.Add(e.backoff + jitter(e.backoff/5))
 	}
 	if e.revokedAt.IsZero() && c.opts.Revoked != nil && c.opts.Revoked(err) {
 		e.revokedAt = now
 	}
+}
+
+// jitter is a random delay in [0, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
 }
 
 // retryAfter returns the positive delay Key Vault asked for in err, if any.

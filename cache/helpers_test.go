@@ -95,6 +95,13 @@ func (s *source) Fetch(ctx context.Context) (cache.Value, error) {
 	return v, nil
 }
 
+// givenAt is the i-th Bytes slice handed to the cache.
+func (s *source) givenAt(i int) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.given[i]
+}
+
 func (s *source) count() (calls, finished int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
