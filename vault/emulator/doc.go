@@ -15,7 +15,9 @@
 //   - every vault request is authorised against per-(client, vault) grants, so tests can prove that a
 //     pod with the wrong credential never reads what another pod fetched.
 //   - latency, 429/5xx faults, outages and per-operation counters make the cache's behaviour
-//     measurable.
+//     measurable; the other fault kinds (a hang, a slow-loris body, a streamed oversized value, a
+//     value-less or wrong-version 200, a redirect, any Retry-After) stand for a broken or hostile
+//     vault, Entra ID (SetTokenFault) or TLS proxy.
 //
 // The emulator is deliberately stdlib-only (plus go-pkcs12 for PFX) so that it can be linked into the
 // secretfs binary for the demo without pulling the SDK into the server side.
