@@ -5,6 +5,11 @@ import (
 	"strings"
 )
 
+// cloudEnvDirUsage documents --cloud-env-dir, shared by node and mount.
+const cloudEnvDirUsage = "the only directory a SecretProviderClass's cloudEnvFileName (cloudName: AzureStackCloud) may name a file in, " +
+	"e.g. /etc/kubernetes; empty refuses custom clouds. The node plugin reads that file as root and sends credentials to the endpoints it names, " +
+	"so it must be a directory only the operator writes"
+
 // resolveFlag collects repeated --resolve SUFFIX=ADDR flags.
 type resolveFlag map[string]string
 
