@@ -62,7 +62,7 @@ func readCloudEnv(ctx context.Context, dir, path string) ([]byte, error) {
 func cloudEnvRel(dir, path string) (string, error) {
 	switch {
 	case dir == "":
-		return "", invalidf("%s: this node allows no custom cloud environment files; the operator must start the node plugin with --cloud-env-dir set to the directory that holds them (chart value cloudEnvDir)", ParamCloudEnvFileName)
+		return "", invalidf("%s: this node allows no custom cloud environment files; the operator must set --cloud-env-dir (secretfs node and mount; chart value linux.cloudEnvDir or windows.cloudEnvDir) to the directory that holds them", ParamCloudEnvFileName)
 	case len(path) > maxCloudEnvPath:
 		return "", invalidf("%s: longer than %d bytes", ParamCloudEnvFileName, maxCloudEnvPath)
 	case !filepath.IsAbs(path):
