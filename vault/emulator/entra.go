@@ -65,6 +65,9 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 // issueToken is the client-credentials grant with client_secret or client_assertion.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	s.countOp("Token")
+	if s.injectTokenFault(w) {
+		return
+	}
 	if !s.knownTenant(w, r.PathValue("tenant")) {
 		return
 	}

@@ -57,6 +57,7 @@ type Server struct {
 	vaults        map[string]*vaultData // guarded by mu; by vault name
 	latency       time.Duration         // guarded by mu
 	fault         Fault                 // guarded by mu; zero Status = none
+	tokenFault    TokenFault            // guarded by mu; zero Status = none
 	outage        bool                  // guarded by mu
 	counts        map[string]int        // guarded by mu
 }
