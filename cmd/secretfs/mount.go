@@ -46,6 +46,9 @@ func runMount(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.SPC == "" || cfg.Target == "" {
 		return fmt.Errorf("--spc and --target are required")
 	}
+	if err := checkCloudEnvDir(cfg.CloudEnvDir); err != nil {
+		return err
+	}
 	return mountUntilDone(ctx, cfg, out)
 }
 

@@ -81,6 +81,9 @@ func runNode(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.NodeID == "" {
 		return errors.New("--node-id is required: pass the Kubernetes node name (spec.nodeName via the downward API)")
 	}
+	if err := checkCloudEnvDir(cfg.CloudEnvDir); err != nil {
+		return err
+	}
 	logger, err := newLogger(cfg.LogFormat, out)
 	if err != nil {
 		return err

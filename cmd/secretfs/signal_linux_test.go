@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,5 +160,27 @@ func TestMountNeverBlocksOnAFIFO(t *testing.T) {
 				t.Errorf("exit code %d, stderr %q; want 1 and %q", code, c.stderr, tc.says)
 			}
 		})
+	}
+}
+
+func TestCloudEnvDirChecked(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, says string }{
+		{"etc/kubernetes", "want an absolute path"},
+		{filepath.Join(t.TempDir(), "missing"), "no such file"},
+		{file, "not a directory"},
+	} {
+		for _, cmd := range [][]string{
+			{"node", "--node-id", "n", "--cloud-env-dir", tc.dir},
+			{"mount", "--spc", "x.yaml", "--target", "t", "--cloud-env-dir", tc.dir},
+		} {
+			err := run(t.Context(), cmd, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "--cloud-env-dir") || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("%s --cloud-env-dir %s: err = %v, want it to name the flag and say %q", cmd[0], tc.dir, err, tc.says)
+			}
+		}
 	}
 }
