@@ -62,9 +62,9 @@ type csiNode struct {
 	mounter *timingMounter
 }
 
-func startCSI(n *node, classes csi.ClassGetter, socket string) (*csiNode, error) {
+func startCSI(n *node, classes csi.ClassGetter, socket, cloudEnvDir string) (*csiNode, error) {
 	tm := &timingMounter{Mounter: n.mgr}
-	srv := csi.NewNodeServer(csi.Config{NodeID: "bench-node", Backend: n.mgr.Backend()}, classes, tm)
+	srv := csi.NewNodeServer(csi.Config{NodeID: "bench-node", Backend: n.mgr.Backend(), CloudEnvDir: cloudEnvDir}, classes, tm)
 	lis, err := csi.Listen("unix://" + socket)
 	if err != nil {
 		return nil, err

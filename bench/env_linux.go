@@ -84,8 +84,12 @@ func (e *env) paramMap(names []string) map[string]string {
 	}
 }
 
+// cloudEnvDir is the directory of the emulator's cloud environment file,
+// the one the node allows (--cloud-env-dir).
+func (e *env) cloudEnvDir() string { return filepath.Dir(e.kv.CloudEnvFile()) }
+
 func (e *env) params(names []string) (*vault.Params, error) {
-	p, err := vault.ParseParameters(e.paramMap(names))
+	p, err := vault.ParseParameters(context.Background(), e.paramMap(names), vault.ParseOptions{CloudEnvDir: e.cloudEnvDir()})
 	if err != nil {
 		return nil, fmt.Errorf("bench parameters: %w", err)
 	}

@@ -32,7 +32,7 @@ func measurePublish(ctx context.Context, r *runner) (Measure, error) {
 	}
 	defer n.close()
 	classes := newClassMap()
-	c, err := startCSI(n, classes, filepath.Join(r.dir, "publish.sock"))
+	c, err := startCSI(n, classes, filepath.Join(r.dir, "publish.sock"), r.env.cloudEnvDir())
 	if err != nil {
 		return m, err
 	}

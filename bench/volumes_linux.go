@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -48,7 +49,7 @@ func runVolumesChild(ctx context.Context, stdin io.Reader, stdout io.Writer) err
 	defer n.close()
 	classes := newClassMap()
 	classes.set("bench", "spc", job.Params)
-	c, err := startCSI(n, classes, job.Socket)
+	c, err := startCSI(n, classes, job.Socket, filepath.Dir(job.Params["cloudEnvFileName"]))
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil uses a private registry.
 	Registerer prometheus.Registerer
+	// CloudEnvDir is the only directory a SecretProviderClass's
+	// cloudEnvFileName may name a file in; "" refuses custom clouds
+	// (vault.ParseOptions).
+	CloudEnvDir string
 	// Ready, if set, is asked by Probe in addition to "serving": e.g. the
 	// SecretProviderClass cache has synced.
 	Ready func() bool

@@ -63,10 +63,17 @@ func codeOf(err error) codes.Code {
 	}
 }
 
-// toStatus is the one place a handler's error becomes a gRPC status.
+// maxStatusLen bounds a status message: room for the class, the target
+// and a vault error (itself at most vault.MaxErrorLen).
+const maxStatusLen = 1024
+
+// toStatus is the one place a handler's error becomes a gRPC status. kubelet
+// copies the message into the pod's events, so it is made one line of
+// printable text, bounded, whatever the cause holds (errors.Join's line
+// breaks, a dependency's error quoting a response body).
 func toStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	return status.Error(codeOf(err), err.Error())
+	return status.Error(codeOf(err), vault.ErrorText(err.Error(), maxStatusLen))
 }

@@ -31,7 +31,7 @@ func (s *NodeServer) publish(ctx context.Context, req *csi.NodePublishVolumeRequ
 	if err != nil {
 		return "", err
 	}
-	params, err := parseParams(r, spc)
+	params, err := s.parseParams(ctx, r, spc)
 	if err != nil {
 		return providerAzure, err
 	}
@@ -62,9 +62,14 @@ func (s *NodeServer) findClass(r publishRequest) (*kube.SecretProviderClass, err
 }
 
 // parseParams validates spec.parameters; the message names the object
-// index and field.
-func parseParams(r publishRequest, spc *kube.SecretProviderClass) (*vault.Params, error) {
-	p, err := vault.ParseParameters(spc.Spec.Parameters)
+// index and field. It runs under the target's lock, so it is bounded: a
+// cloudEnvFileName is a small regular file in the allowed directory, read
+// until kubelet's deadline (ctx) at the latest.
+func (s *NodeServer) parseParams(ctx context.Context, r publishRequest, spc *kube.SecretProviderClass) (*vault.Params, error) {
+	p, err := vault.ParseParameters(ctx, spc.Spec.Parameters, vault.ParseOptions{CloudEnvDir: s.cfg.CloudEnvDir})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("secretproviderclass %s: spec.parameters: %w", r.class(), err)
+	}
 	if err != nil {
 		return nil, invalidArg("secretproviderclass %s: spec.parameters: %w", r.class(), err)
 	}

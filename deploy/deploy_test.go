@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ type chartValues struct {
 	kubeletRootDir string
 	windows        bool
 	keeper         bool
+	// cloudEnvDir and cloudEnvDirWindows are the host directories of custom cloud environment
+	// files on Linux and Windows nodes ("" = none).
+	cloudEnvDir, cloudEnvDirWindows string
 }
 
 // summary is what a render must contain, compared whole with cmp.Diff.
@@ -168,6 +172,43 @@ var renderCases = []struct {
 			Grants: sorted(baseGrants, secretGrants),
 		},
 	},
+	// A custom cloud: the environment file's host directory, on Linux and Windows nodes.
+	{
+		name: "custom cloud environment directory",
+		set:  []string{"linux.cloudEnvDir=/etc/kubernetes", "windows.enabled=true", `windows.cloudEnvDir=C:\\k`},
+		values: chartValues{namespace: "kube-system", driver: "secretfs.csi.io", kubeletRootDir: "/var/lib/kubelet", windows: true,
+			cloudEnvDir: "/etc/kubernetes", cloudEnvDirWindows: `C:\k`},
+		want: summary{
+			Objects: sorted(crdObjects, []string{
+				"CSIDriver /secretfs.csi.io",
+				"ClusterRole /secretfs",
+				"ClusterRoleBinding /secretfs",
+				"DaemonSet kube-system/secretfs",
+				"DaemonSet kube-system/secretfs-windows",
+				"ServiceAccount kube-system/secretfs",
+			}),
+			Driver: wantDriver,
+			NodeArgs: map[string][]string{
+				"secretfs": {
+					"node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
+					"--driver-name=secretfs.csi.io", "--ttl=2m", "--backend=auto", "--metrics-addr=:8095",
+					"--health-addr=:9809", "--log-format=text", "--state-file=/var/run/secretfs/state.json",
+					"--cloud-env-dir=/etc/kubernetes",
+				},
+				"secretfs-windows": {
+					"node", `--endpoint=unix://C:\csi\csi.sock`, "--node-id=$(NODE_NAME)",
+					"--driver-name=secretfs.csi.io", "--ttl=2m", "--backend=files", "--metrics-addr=:8095",
+					"--health-addr=:9809", "--log-format=text", `--state-file=C:\var\run\secretfs\state.json`,
+					`--cloud-env-dir=C:\k`,
+				},
+			},
+			Containers: map[string][]string{
+				"secretfs":         {"node-driver-registrar", "secretfs", "liveness-probe"},
+				"secretfs-windows": {"node-driver-registrar", "secretfs", "liveness-probe"},
+			},
+			Grants: sorted(baseGrants),
+		},
+	},
 }
 
 // setArgs turns --set values into helm arguments.
@@ -229,6 +270,9 @@ func checkLinux(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 		"mountpoint-dir":   v.kubeletRootDir + "/pods",
 		"state-dir":        "/var/run/secretfs",
 	}
+	if v.cloudEnvDir != "" {
+		wantPaths["cloud-env-dir"] = v.cloudEnvDir
+	}
 	if diff := cmp.Diff(wantPaths, hostPaths(spec)); diff != "" {
 		t.Errorf("hostPath volumes (-want +got):\n%s", diff)
 	}
@@ -243,6 +287,10 @@ func checkLinux(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 		{Name: "plugin-dir", MountPath: "/csi"},
 		{Name: "mountpoint-dir", MountPath: v.kubeletRootDir + "/pods", MountPropagation: ptr(corev1.MountPropagationBidirectional)},
 		{Name: "state-dir", MountPath: "/var/run/secretfs"},
+	}
+	if v.cloudEnvDir != "" {
+		// Read-only at the host path, so a cloudEnvFileName names the same file in and out.
+		wantMounts = append(wantMounts, corev1.VolumeMount{Name: "cloud-env-dir", MountPath: v.cloudEnvDir, ReadOnly: true})
 	}
 	if diff := cmp.Diff(wantMounts, node.VolumeMounts); diff != "" {
 		t.Errorf("secretfs volume mounts (-want +got):\n%s", diff)
@@ -392,6 +440,13 @@ func checkWindows(t *testing.T, ds *appsv1.DaemonSet, v chartValues) {
 		"mountpoint-dir":   root + `\pods`,
 		"state-dir":        `C:\var\run\secretfs`,
 	}
+	if v.cloudEnvDirWindows != "" {
+		wantPaths["cloud-env-dir"] = v.cloudEnvDirWindows
+		if node := container(spec, "secretfs"); node == nil ||
+			!slices.Contains(node.VolumeMounts, corev1.VolumeMount{Name: "cloud-env-dir", MountPath: v.cloudEnvDirWindows, ReadOnly: true}) {
+			t.Errorf("Windows secretfs container does not mount %s read-only at the same path", v.cloudEnvDirWindows)
+		}
+	}
 	if diff := cmp.Diff(wantPaths, hostPaths(spec)); diff != "" {
 		t.Errorf("hostPath volumes (-want +got):\n%s", diff)
 	}
@@ -469,6 +524,8 @@ func TestRenderRejectsBadValues(t *testing.T) {
 		{"driver name not a DNS name", "driverName=Secret_FS", "driverName"},
 		{"ttl not a duration", "ttl=2", "ttl"},
 		{"Linux path on Windows", "windows.kubeletRootDir=/var/lib/kubelet", "kubeletRootDir"},
+		{"relative cloud env dir", "linux.cloudEnvDir=etc/kubernetes", "cloudEnvDir"},
+		{"Linux cloud env dir on Windows", "windows.cloudEnvDir=/etc/kubernetes", "cloudEnvDir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := helmTemplate(t, "kube-system", "--set", tc.set)

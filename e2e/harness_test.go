@@ -101,7 +101,7 @@ func (h *harness) startNode(t *testing.T) {
 		"--endpoint", h.endpoint, "--node-id", "node-1", "--kubeconfig", h.cluster.Kubeconfig(),
 		"--ttl", h.ttl.String(), "--backend", "fuse", "--state-file", filepath.Join(h.dir, "state.json"),
 		"--metrics-addr", h.metrics, "--health-addr", "", "--log-format", "json",
-		"--ca-file", h.kv.CAFile(), "--resolve", "test=" + h.kv.Addr()}
+		"--ca-file", h.kv.CAFile(), "--resolve", "test=" + h.kv.Addr(), "--cloud-env-dir", filepath.Dir(h.kv.CloudEnvFile())}
 	h.node = exec.Command(h.bin, append(args, h.nodeArgs...)...)
 	h.node.Stdout, h.node.Stderr = log, log
 	if err := h.node.Start(); err != nil {

@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/secretfs/secretfs/vault"
@@ -16,8 +17,9 @@ func BenchmarkFetch(b *testing.B) {
 	s.AddServicePrincipal(spID, spSecret)
 	s.Grant(spID, kv, emulator.Read)
 	s.SetSecret(kv, "a", "value", "")
-	p, err := vault.ParseParameters(map[string]string{"keyvaultName": kv, "tenantID": s.TenantID(), "cloudName": "AzureStackCloud",
-		"cloudEnvFileName": s.CloudEnvFile(), "objects": objectsYAML("objectName: a\nobjectType: secret")})
+	p, err := vault.ParseParameters(b.Context(), map[string]string{"keyvaultName": kv, "tenantID": s.TenantID(), "cloudName": "AzureStackCloud",
+		"cloudEnvFileName": s.CloudEnvFile(), "objects": objectsYAML("objectName: a\nobjectType: secret")},
+		vault.ParseOptions{CloudEnvDir: filepath.Dir(s.CloudEnvFile())})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func BenchmarkParseParameters(b *testing.B) {
 	}
 	params := map[string]string{"keyvaultName": "kv-1", "tenantID": "t", "objects": objectsYAML(objs...)}
 	for b.Loop() {
-		if _, err := vault.ParseParameters(params); err != nil {
+		if _, err := vault.ParseParameters(b.Context(), params, vault.ParseOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

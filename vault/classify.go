@@ -110,7 +110,7 @@ func entraDetail(resp *http.Response) string {
 	}
 	detail := strconv.Itoa(resp.StatusCode)
 	if b, err := runtime.Payload(resp); err == nil && json.Unmarshal(b, &body) == nil && body.Error != "" {
-		detail += " " + body.Error
+		detail += " " + truncate(firstLine(body.Error), 64)
 		if body.Description != "" {
 			detail += ": " + truncate(firstLine(body.Description), 200)
 		}

@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func params(t *testing.T, s *emulator.Server, extra map[string]string, objects .
 	for k, v := range extra {
 		m[k] = v
 	}
-	p, err := vault.ParseParameters(m)
+	p, err := vault.ParseParameters(ctx(t), m, vault.ParseOptions{CloudEnvDir: filepath.Dir(s.CloudEnvFile())})
 	if err != nil {
 		t.Fatalf("ParseParameters: %v", err)
 	}

@@ -1,10 +1,11 @@
 package vault
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -39,7 +40,8 @@ func (c Cloud) Custom() bool { return c.Name == AzureStackCloud }
 // parseCloud resolves cloudName (any letter case, default AzurePublicCloud).
 // AzureStackCloud reads its endpoints from envFile, as go-autorest does from
 // AZURE_ENVIRONMENT_FILEPATH; other clouds ignore envFile, as the provider does.
-func parseCloud(name, envFile string) (Cloud, error) {
+// envDir is the only directory envFile may name a file in (see readCloudEnv).
+func parseCloud(ctx context.Context, name, envFile, envDir string) (Cloud, error) {
 	if name == "" {
 		name = AzurePublicCloud
 	}
@@ -55,7 +57,7 @@ func parseCloud(name, envFile string) (Cloud, error) {
 	if envFile == "" {
 		return Cloud{}, invalidf("cloudName %s needs cloudEnvFileName: the path, on the node, of a JSON file with activeDirectoryEndpoint and keyVaultDNSSuffix", AzureStackCloud)
 	}
-	return readCloudEnvFile(envFile)
+	return loadCloudEnv(ctx, envDir, envFile)
 }
 
 // cloudEnvFile is the part of go-autorest's Environment JSON that we use.
@@ -64,32 +66,54 @@ type cloudEnvFile struct {
 	KeyVaultDNSSuffix       string `json:"keyVaultDNSSuffix"`
 }
 
-func readCloudEnvFile(path string) (Cloud, error) {
-	data, err := os.ReadFile(path)
+// loadCloudEnv reads and checks a cloudEnvFileName file. The file may hold
+// anything (it is whatever sits at a path a SecretProviderClass author chose
+// inside the allowed directory), so no error quotes its content: they name
+// the field, or the byte offset of a syntax error.
+func loadCloudEnv(ctx context.Context, dir, path string) (Cloud, error) {
+	data, err := readCloudEnv(ctx, dir, path)
 	if err != nil {
-		return Cloud{}, fmt.Errorf("%w: cloudEnvFileName %q: %w", ErrInvalid, path, err)
+		return Cloud{}, err
 	}
 	var f cloudEnvFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return Cloud{}, invalidf("cloudEnvFileName %q: not JSON: %v", path, err)
+		return Cloud{}, invalidf("%s %q: %s", ParamCloudEnvFileName, path, jsonProblem(err))
 	}
 	aad, err := checkAuthority(f.ActiveDirectoryEndpoint)
 	if err != nil {
-		return Cloud{}, fmt.Errorf("cloudEnvFileName %q: %w", path, err)
+		return Cloud{}, fmt.Errorf("%s %q: %w", ParamCloudEnvFileName, path, err)
 	}
 	suffix, err := checkDNSSuffix(f.KeyVaultDNSSuffix)
 	if err != nil {
-		return Cloud{}, fmt.Errorf("cloudEnvFileName %q: %w", path, err)
+		return Cloud{}, fmt.Errorf("%s %q: %w", ParamCloudEnvFileName, path, err)
 	}
 	return Cloud{Name: AzureStackCloud, ActiveDirectoryEndpoint: aad, KeyVaultDNSSuffix: suffix}, nil
 }
 
+// jsonProblem describes a json.Unmarshal error without the bytes it may quote
+// (a SyntaxError's message holds the offending character, an
+// UnmarshalTypeError's the offending literal).
+func jsonProblem(err error) string {
+	const want = "want a JSON object with string fields activeDirectoryEndpoint and keyVaultDNSSuffix"
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not JSON (syntax error at byte offset %d); %s", syn.Offset, want)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("field %s is not a string (byte offset %d); %s", typ.Field, typ.Offset, want)
+	default:
+		return "not a JSON object; " + want
+	}
+}
+
 // checkAuthority requires an https URL (tokens never travel over http) and
-// returns it with a trailing slash.
+// returns it with a trailing slash. The error does not quote s: it comes
+// from a file whose content must not reach events.
 func checkAuthority(s string) (string, error) {
 	u, err := url.Parse(s)
 	if s == "" || err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", invalidf("activeDirectoryEndpoint %q: must be an https URL such as https://login.microsoftonline.com/", s)
+		return "", invalidf("activeDirectoryEndpoint: missing or not an https URL; want one such as https://login.microsoftonline.com/")
 	}
 	return strings.TrimSuffix(s, "/") + "/", nil
 }
@@ -99,7 +123,7 @@ func checkDNSSuffix(s string) (string, error) {
 	s = strings.TrimPrefix(s, ".")
 	u, err := url.Parse("https://v." + s)
 	if s == "" || err != nil || u.Host != "v."+s || u.Hostname() == "" {
-		return "", invalidf("keyVaultDNSSuffix %q: must be a host name with an optional port, such as vault.azure.net", s)
+		return "", invalidf("keyVaultDNSSuffix: missing or not a host name with an optional port; want one such as vault.azure.net")
 	}
 	return s, nil
 }

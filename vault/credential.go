@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -72,9 +73,30 @@ func NewCredential(p *Params, pc PodCredentials, opts CredentialOptions) (azcore
 	}
 	if err != nil {
 		// azidentity's constructor errors are about malformed IDs, never the secret.
-		return nil, Identity{}, invalidf("credential for client %q in tenant %q: %v", id.ClientID, id.TenantID, err)
+		return nil, Identity{}, invalidf("credential for client %q in tenant %q: %s", id.ClientID, id.TenantID, ErrorText(err.Error(), MaxErrorLen))
 	}
-	return cred, id, nil
+	return &classifiedCredential{cred: cred, op: fmt.Sprintf("entra id: token for client %q of tenant %q", id.ClientID, id.TenantID)}, id, nil
+}
+
+// classifiedCredential passes token errors through classify. azidentity's
+// AuthenticationFailedError quotes the whole raw response over many lines;
+// whoever asks for a token (the pod credential check, the Key Vault clients'
+// bearer policy) gets an *opError instead: one bounded line with the class,
+// Entra's status, error code and the first line of its description.
+// errors.As still finds the AuthenticationFailedError beneath it.
+type classifiedCredential struct {
+	cred azcore.TokenCredential
+	op   string // e.g. `entra id: token for client "c" of tenant "t"`
+}
+
+var _ azcore.TokenCredential = (*classifiedCredential)(nil)
+
+func (c *classifiedCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.cred.GetToken(ctx, opts)
+	if err != nil {
+		return tok, classify(c.op, err)
+	}
+	return tok, nil
 }
 
 // identityOf checks that the chosen mode has what it needs and says who it is.

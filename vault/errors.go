@@ -3,7 +3,10 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The error classes callers branch on with errors.Is. The CSI layer maps them to
@@ -33,12 +36,15 @@ type opError struct {
 	err        error         // the cause, for errors.As by callers that want it
 }
 
+// Error is one line of printable text of at most MaxErrorLen bytes: the
+// detail may come from a response body (an Entra ID error description, a
+// Key Vault message), and the message goes to pod events and logs.
 func (e *opError) Error() string {
 	msg := e.op + ": " + e.kind.Error()
 	if e.detail != "" {
 		msg += " (" + e.detail + ")"
 	}
-	return msg
+	return ErrorText(msg, MaxErrorLen)
 }
 
 // Is reports whether target is this error's class.
@@ -60,4 +66,47 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return oe.retryAfter, true
 	}
 	return 0, false
+}
+
+// MaxErrorLen bounds the message of an error this package classifies.
+const MaxErrorLen = 512
+
+// ErrorText makes s fit for a log line, a gRPC status or a Kubernetes
+// event: line breaks become "; ", other control and invisible formatting
+// characters (ESC, bidi overrides) a space, runs of them one, and the
+// result is cut to at most limit bytes on a character boundary, ending in
+// "…" when cut.
+func ErrorText(s string, limit int) string {
+	var b strings.Builder
+	pending := "" // separator owed before the next printable rune
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r':
+			pending = "; "
+		case r == ' ' || !unicode.IsPrint(r):
+			if pending == "" {
+				pending = " "
+			}
+		default:
+			if b.Len() > 0 {
+				b.WriteString(pending)
+			}
+			pending = ""
+			b.WriteRune(r)
+		}
+		if b.Len() > limit {
+			return cut(b.String(), limit)
+		}
+	}
+	return b.String()
+}
+
+// cut shortens s to at most limit bytes ending in "…", on a rune boundary.
+func cut(s string, limit int) string {
+	const ellipsis = "…"
+	n := max(limit-len(ellipsis), 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + ellipsis
 }

@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/secretfs/secretfs/vault"
@@ -9,7 +10,7 @@ import (
 // ExampleParseParameters shows a SecretProviderClass's parameters becoming the
 // files of a volume.
 func ExampleParseParameters() {
-	p, err := vault.ParseParameters(map[string]string{
+	p, err := vault.ParseParameters(context.Background(), map[string]string{
 		"keyvaultName": "my-vault",
 		"tenantID":     "00000000-0000-0000-0000-000000000001",
 		"clientID":     "00000000-0000-0000-0000-000000000002",
@@ -29,7 +30,7 @@ func ExampleParseParameters() {
     objectType: key
     objectVersionHistory: 2
 `,
-	})
+	}, vault.ParseOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -37,11 +38,24 @@ const (
 // hyphens, starting with a letter.
 var vaultNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{2,23}$`)
 
+// ParseOptions is what the node allows a SecretProviderClass to reach.
+type ParseOptions struct {
+	// CloudEnvDir is the only directory a cloudEnvFileName may name a file
+	// in (the node's --cloud-env-dir). "" refuses cloudName AzureStackCloud
+	// with an error telling the operator to set it: the file is read as
+	// root and names the endpoint credentials are sent to, so a class author
+	// must not choose an arbitrary node path (say, a file in their pod's
+	// emptyDir).
+	CloudEnvDir string
+}
+
 // ParseParameters validates a SecretProviderClass `parameters` map (which, in a
 // CSI request, also carries the csi.storage.k8s.io/* pod attributes; keys this
 // package does not know are ignored). For cloudName AzureStackCloud it reads the
-// cloudEnvFileName file from disk. Errors wrap ErrInvalid and name the field.
-func ParseParameters(params map[string]string) (*Params, error) {
+// cloudEnvFileName file from opts.CloudEnvDir: a regular file of at most
+// MaxCloudEnvFileSize bytes, read until ctx ends at the latest. Errors wrap
+// ErrInvalid and name the field.
+func ParseParameters(ctx context.Context, params map[string]string, opts ParseOptions) (*Params, error) {
 	get := func(k string) string { return strings.TrimSpace(params[k]) }
 	p := &Params{
 		VaultName:              get(ParamKeyvaultName),
@@ -62,7 +76,7 @@ func ParseParameters(params map[string]string) (*Params, error) {
 		return nil, err
 	}
 	var err error
-	if p.Cloud, err = parseCloud(get(ParamCloudName), get(ParamCloudEnvFileName)); err != nil {
+	if p.Cloud, err = parseCloud(ctx, get(ParamCloudName), get(ParamCloudEnvFileName), opts.CloudEnvDir); err != nil {
 		return nil, err
 	}
 	if p.Objects, err = ParseObjects(params[ParamObjects]); err != nil {

@@ -1,11 +1,13 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -38,19 +40,29 @@ func with(m map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-func writeCloudEnv(t *testing.T, content string) string {
+// writeCloudEnv writes a cloud environment file named name into dir.
+func writeCloudEnv(t *testing.T, dir, name, content string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "cloud.json")
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
+// parse parses params on a node that allows cloud environment files in dir.
+func parse(t *testing.T, params map[string]string, dir string) (*Params, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return ParseParameters(ctx, params, ParseOptions{CloudEnvDir: dir})
+}
+
 var secretA = []Object{{Name: "a", Type: TypeSecret, Encoding: "utf-8", Format: "pem", FileMode: 0o644}}
 
 func TestParseParameters(t *testing.T) {
-	stack := writeCloudEnv(t, `{"name":"AzureStackCloud","activeDirectoryEndpoint":"https://login.stack.test:9443","keyVaultDNSSuffix":"vault.stack.test:8443","resourceManagerEndpoint":"https://x"}`)
+	dir := t.TempDir()
+	stack := writeCloudEnv(t, dir, "cloud.json", `{"name":"AzureStackCloud","activeDirectoryEndpoint":"https://login.stack.test:9443","keyVaultDNSSuffix":"vault.stack.test:8443","resourceManagerEndpoint":"https://x"}`)
 	public := Cloud{AzurePublicCloud, "https://login.microsoftonline.com/", "vault.azure.net"}
 	tests := []struct {
 		name   string
@@ -76,7 +88,7 @@ func TestParseParameters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseParameters(tt.params)
+			got, err := parse(t, tt.params, dir)
 			if err != nil {
 				t.Fatalf("ParseParameters: %v", err)
 			}
@@ -88,9 +100,10 @@ func TestParseParameters(t *testing.T) {
 }
 
 func TestParseParametersRefuses(t *testing.T) {
-	noSuffix := writeCloudEnv(t, `{"activeDirectoryEndpoint":"https://login.stack.test/"}`)
-	httpAAD := writeCloudEnv(t, `{"activeDirectoryEndpoint":"http://login.stack.test/","keyVaultDNSSuffix":"vault.stack.test"}`)
-	notJSON := writeCloudEnv(t, `activeDirectoryEndpoint: x`)
+	dir := t.TempDir()
+	noSuffix := writeCloudEnv(t, dir, "no-suffix.json", `{"activeDirectoryEndpoint":"https://login.stack.test/"}`)
+	httpAAD := writeCloudEnv(t, dir, "http.json", `{"activeDirectoryEndpoint":"http://login.stack.test/","keyVaultDNSSuffix":"vault.stack.test"}`)
+	notJSON := writeCloudEnv(t, dir, "yaml.json", `activeDirectoryEndpoint: x`)
 	tests := []struct {
 		name   string
 		params map[string]string
@@ -108,7 +121,7 @@ func TestParseParametersRefuses(t *testing.T) {
 		{"bad bool", with(baseParams(), "useVMManagedIdentity", "yes"), []string{"useVMManagedIdentity \"yes\"", "\"true\" or \"false\""}},
 		{"unknown cloud", with(baseParams(), "cloudName", "AzureGermanCloud"), []string{"cloudName \"AzureGermanCloud\"", "AzurePublicCloud"}},
 		{"stack without file", with(baseParams(), "cloudName", "AzureStackCloud"), []string{"cloudEnvFileName"}},
-		{"stack file missing", with(baseParams(), "cloudName", "AzureStackCloud", "cloudEnvFileName", "/nonexistent/x.json"), []string{"cloudEnvFileName \"/nonexistent/x.json\""}},
+		{"stack file missing", with(baseParams(), "cloudName", "AzureStackCloud", "cloudEnvFileName", filepath.Join(dir, "nope.json")), []string{"cloudEnvFileName \"" + filepath.Join(dir, "nope.json") + "\"", "no such file"}},
 		{"stack file without suffix", with(baseParams(), "cloudName", "AzureStackCloud", "cloudEnvFileName", noSuffix), []string{"keyVaultDNSSuffix"}},
 		{"stack file with http authority", with(baseParams(), "cloudName", "AzureStackCloud", "cloudEnvFileName", httpAAD), []string{"activeDirectoryEndpoint", "https"}},
 		{"stack file not JSON", with(baseParams(), "cloudName", "AzureStackCloud", "cloudEnvFileName", notJSON), []string{"not JSON"}},
@@ -117,7 +130,7 @@ func TestParseParametersRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseParameters(tt.params)
+			got, err := parse(t, tt.params, dir)
 			if err == nil {
 				t.Fatalf("ParseParameters = %+v, want an error", got)
 			}

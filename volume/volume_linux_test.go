@@ -63,7 +63,7 @@ func newNodeWithCache(t *testing.T, c *cache.Cache, tr *http.Client) *volume.Nod
 
 func (f *fixture) params(t *testing.T) *vault.Params {
 	t.Helper()
-	p, err := vault.ParseParameters(map[string]string{
+	p, err := vault.ParseParameters(context.Background(), map[string]string{
 		"keyvaultName":     vaultName,
 		"tenantID":         f.kv.TenantID(),
 		"cloudName":        "AzureStackCloud",
@@ -78,7 +78,7 @@ func (f *fixture) params(t *testing.T) *vault.Params {
     objectAlias: token
     filePermission: "0600"
 `,
-	})
+	}, vault.ParseOptions{CloudEnvDir: filepath.Dir(f.kv.CloudEnvFile())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	g.Go(func() error {
 		return mountUntilDone(gctx, mountConfig{
 			SPC: seed.spc, Secrets: seed.secrets, Target: cfg.Target, TTL: cfg.TTL, Backend: cfg.Backend,
-			CAFile: s.CAFile(), Resolve: resolveFlag{"test": s.Addr()},
+			CAFile: s.CAFile(), Resolve: resolveFlag{"test": s.Addr()}, CloudEnvDir: filepath.Dir(s.CloudEnvFile()),
 		}, out)
 	})
 	err = g.Wait()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/secretfs/secretfs/vault/emulator"
 )
@@ -42,9 +43,10 @@ func runEmulator(ctx context.Context, args []string, out io.Writer) error {
   cloud env file:  %s  (SecretProviderClass: cloudName: AzureStackCloud, cloudEnvFileName: this file)
 It holds the demo vault %q; mount it with:
   secretfs mount --spc %s --secrets %s --target DIR \
-    --ca-file %s --resolve test=%s
+    --ca-file %s --resolve test=%s --cloud-env-dir %s
 Ctrl-C stops it.
-`, s.Addr(), s.TenantID(), s.VaultURL("<name>"), s.CAFile(), s.CloudEnvFile(), demoVault, seed.spc, seed.secrets, s.CAFile(), s.Addr())
+`, s.Addr(), s.TenantID(), s.VaultURL("<name>"), s.CAFile(), s.CloudEnvFile(), demoVault, seed.spc, seed.secrets, s.CAFile(), s.Addr(),
+		filepath.Dir(s.CloudEnvFile()))
 	<-ctx.Done()
 	return nil
 }

@@ -32,6 +32,10 @@ Run 'secretfs <command> -h' for a command's flags.
 func main() {
 	fusefs.RaiseProcs() // FUSE readers block in read(2): see fusefs.MinProcs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx and every command winds down from
+	// wherever it is; a second one kills the process (the default action),
+	// should something still not return.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {

@@ -89,7 +89,8 @@ func TestMountReadsRotatesAndUnmountsOnCancel(t *testing.T) {
 	}
 	target := filepath.Join(dir, "mnt")
 	out, stop := start(t, "mount", "--spc", seed.spc, "--secrets", seed.secrets, "--target", target,
-		"--ttl", "300ms", "--backend", "fuse", "--ca-file", kv.CAFile(), "--resolve", "test="+kv.Addr())
+		"--ttl", "300ms", "--backend", "fuse", "--ca-file", kv.CAFile(), "--resolve", "test="+kv.Addr(),
+		"--cloud-env-dir", filepath.Dir(kv.CloudEnvFile()))
 	waitFor(t, "mounted", func() bool { return strings.Contains(out.String(), "mounted 6 files") })
 
 	got, err := os.ReadFile(filepath.Join(target, "db-password"))
@@ -141,7 +142,7 @@ func TestMountRefusesBadInputAndLeavesTargetAlone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			target := filepath.Join(dir, "target-"+strings.ReplaceAll(tc.name, " ", "-"))
 			err := run(context.Background(), []string{"mount", "--spc", tc.spc, "--secrets", tc.secrets, "--target", target,
-				"--ca-file", kv.CAFile(), "--resolve", "test=" + kv.Addr()}, io.Discard)
+				"--ca-file", kv.CAFile(), "--resolve", "test=" + kv.Addr(), "--cloud-env-dir", filepath.Dir(kv.CloudEnvFile())}, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.says)
 			}

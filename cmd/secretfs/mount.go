@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -26,6 +25,8 @@ type mountConfig struct {
 	Backend string        // auto, fuse, files
 	CAFile  string
 	Resolve resolveFlag
+	// CloudEnvDir is the only directory cloudEnvFileName may name a file in.
+	CloudEnvDir string
 }
 
 func runMount(ctx context.Context, args []string, out io.Writer) error {
@@ -37,6 +38,7 @@ func runMount(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.TTL, "ttl", 2*time.Minute, "cache TTL: a new Key Vault version is seen within it")
 	fs.StringVar(&cfg.Backend, "backend", "auto", "auto, fuse or files")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "extra trusted CA certificates (PEM), e.g. the emulator's ca.pem")
+	fs.StringVar(&cfg.CloudEnvDir, "cloud-env-dir", "", cloudEnvDirUsage)
 	fs.Var(cfg.Resolve, "resolve", "SUFFIX=HOST:PORT: dial hosts ending in SUFFIX at HOST:PORT (repeatable; for the emulator)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,14 +46,18 @@ func runMount(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.SPC == "" || cfg.Target == "" {
 		return fmt.Errorf("--spc and --target are required")
 	}
+	if err := checkCloudEnvDir(cfg.CloudEnvDir); err != nil {
+		return err
+	}
 	return mountUntilDone(ctx, cfg, out)
 }
 
 // mountUntilDone validates everything, fetches every object, mounts, and
 // unmounts when ctx ends. Nothing touches the target before validation and
-// the fetches succeed.
+// the fetches succeed. Every step before the mount takes ctx, so a signal
+// ends the command at any stage (main cancels ctx on SIGINT and SIGTERM).
 func mountUntilDone(ctx context.Context, cfg mountConfig, out io.Writer) error {
-	params, pc, err := readMountInputs(cfg)
+	params, pc, err := readMountInputs(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -83,22 +89,22 @@ func mountUntilDone(ctx context.Context, cfg mountConfig, out io.Writer) error {
 	return m.Unmount()
 }
 
-func readMountInputs(cfg mountConfig) (*vault.Params, vault.PodCredentials, error) {
-	spc, err := readClass(cfg.SPC)
+func readMountInputs(ctx context.Context, cfg mountConfig) (*vault.Params, vault.PodCredentials, error) {
+	spc, err := readClass(ctx, cfg.SPC)
 	if err != nil {
 		return nil, vault.PodCredentials{}, err
 	}
-	params, err := vault.ParseParameters(spc.Spec.Parameters)
+	params, err := vault.ParseParameters(ctx, spc.Spec.Parameters, vault.ParseOptions{CloudEnvDir: cfg.CloudEnvDir})
 	if err != nil {
 		return nil, vault.PodCredentials{}, fmt.Errorf("%s: %w", cfg.SPC, err)
 	}
-	pc, err := readSecrets(cfg.Secrets)
+	pc, err := readSecrets(ctx, cfg.Secrets)
 	return params, pc, err
 }
 
 // readClass reads a SecretProviderClass manifest, the file a user applies.
-func readClass(path string) (*kube.SecretProviderClass, error) {
-	b, err := os.ReadFile(path)
+func readClass(ctx context.Context, path string) (*kube.SecretProviderClass, error) {
+	b, err := readInput(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +123,11 @@ func readClass(path string) (*kube.SecretProviderClass, error) {
 
 // readSecrets reads what a nodePublishSecretRef Secret would hold. The error
 // never quotes the file's content.
-func readSecrets(path string) (vault.PodCredentials, error) {
+func readSecrets(ctx context.Context, path string) (vault.PodCredentials, error) {
 	if path == "" {
 		return vault.PodCredentials{}, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readInput(ctx, path)
 	if err != nil {
 		return vault.PodCredentials{}, err
 	}

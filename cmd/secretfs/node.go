@@ -48,6 +48,9 @@ type nodeConfig struct {
 	CAFile      string
 	Resolve     resolveFlag
 	SyncSecrets bool
+	// CloudEnvDir is the only directory cloudEnvFileName may name a file
+	// in; "" refuses custom clouds.
+	CloudEnvDir string
 	// KeeperSocket, if set, mounts FUSE volumes through `secretfs keeper`
 	// so they survive restarts of this process.
 	KeeperSocket string
@@ -68,6 +71,7 @@ func runNode(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&cfg.StateFile, "state-file", "/var/run/secretfs/state.json", "where published volumes are recorded (no secrets)")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "extra trusted CA certificates (PEM) for Key Vault and Entra ID")
+	fs.StringVar(&cfg.CloudEnvDir, "cloud-env-dir", "", cloudEnvDirUsage)
 	fs.BoolVar(&cfg.SyncSecrets, "sync-secrets", false, "keep the Kubernetes Secrets of SecretProviderClass secretObjects in sync (needs RBAC for secrets)")
 	fs.StringVar(&cfg.KeeperSocket, "keeper-socket", "", "mount FUSE volumes through the secretfs keeper at this socket, so they survive restarts (empty: mount directly)")
 	fs.Var(cfg.Resolve, "resolve", "SUFFIX=HOST:PORT: dial hosts ending in SUFFIX at HOST:PORT (repeatable; for the emulator)")
@@ -76,6 +80,9 @@ func runNode(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if cfg.NodeID == "" {
 		return errors.New("--node-id is required: pass the Kubernetes node name (spec.nodeName via the downward API)")
+	}
+	if err := checkCloudEnvDir(cfg.CloudEnvDir); err != nil {
+		return err
 	}
 	logger, err := newLogger(cfg.LogFormat, out)
 	if err != nil {
@@ -145,7 +152,7 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 	forgetDeadMounts(state, kept, deadMounts(reg), events, logger)
 	srv := csi.NewNodeServer(csi.Config{
 		DriverName: cfg.DriverName, Version: version, NodeID: cfg.NodeID, Backend: manager.Backend(),
-		State: state, Logger: logger, Registerer: reg,
+		State: state, Logger: logger, Registerer: reg, CloudEnvDir: cfg.CloudEnvDir,
 	}, classes, manager)
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -201,7 +201,7 @@ func (e *env) deletePod(p csi.PodInfo) {
 
 func (e *env) request(p csi.PodInfo, class string, params map[string]string) csi.MountRequest {
 	e.t.Helper()
-	vp, err := vault.ParseParameters(params)
+	vp, err := vault.ParseParameters(ctx(e.t), params, vault.ParseOptions{CloudEnvDir: filepath.Dir(e.kv.CloudEnvFile())})
 	if err != nil {
 		e.t.Fatal(err)
 	}

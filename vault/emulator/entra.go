@@ -74,6 +74,9 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 
 // tokenReply answers a token request.
 func (s *Server) tokenReply(w http.ResponseWriter, r *http.Request) {
+	if s.injectTokenError(w) {
+		return
+	}
 	if !s.knownTenant(w, r.PathValue("tenant")) {
 		return
 	}

@@ -58,6 +58,7 @@ type Server struct {
 	latency       time.Duration         // guarded by mu
 	fault         Fault                 // guarded by mu; inactive = none
 	tokenFault    Fault                 // guarded by mu; inactive = none
+	tokenError    TokenError            // guarded by mu; zero Status = none
 	outage        bool                  // guarded by mu
 	counts        map[string]int        // guarded by mu
 }
