@@ -47,6 +47,7 @@ var (
 	_ fs.NodeLookuper  = (*dirNode)(nil)
 	_ fs.NodeGetattrer = (*dirNode)(nil)
 	_ fs.NodeStatfser  = (*dirNode)(nil)
+	_ fs.NodeFsyncer   = (*dirNode)(nil)
 )
 
 // rootNode is the root directory; it builds the tree and revives nodes.
@@ -152,6 +153,13 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 	return 0
 }
 
+// Fsync answers 0, as tmpfs does: there is nothing to write back, and
+// programs that sync what they read (or a directory after listing it)
+// must not fail with EOPNOTSUPP, go-fuse's default.
+func (d *dirNode) Fsync(ctx context.Context, _ fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
 // fileNode is one file. Its bytes are loaded on first lookup and replaced
 // in place by Changed: the inode never changes, so a single file
 // bind-mounted elsewhere (kubelet's subPath) sees new versions.
@@ -195,6 +203,7 @@ var (
 	_ fs.NodeReader    = (*fileNode)(nil)
 	_ fs.NodeFlusher   = (*fileNode)(nil)
 	_ fs.NodeSetattrer = (*fileNode)(nil)
+	_ fs.NodeFsyncer   = (*fileNode)(nil)
 )
 
 // current returns the served version, loading it from the Source first.
@@ -283,6 +292,11 @@ func (f *fileNode) fill(c *content, a *fuse.Attr) {
 // (no_flush): nothing is ever written.
 func (f *fileNode) Flush(ctx context.Context, _ fs.FileHandle) syscall.Errno {
 	return syscall.ENOSYS
+}
+
+// Fsync answers 0, as tmpfs does: nothing is ever written (see dirNode.Fsync).
+func (f *fileNode) Fsync(ctx context.Context, _ fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
 }
 
 // Read serves the open's snapshot, or the current version under no_open.
