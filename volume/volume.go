@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -177,6 +178,10 @@ type Volume struct {
 
 // Params returns the volume's parameters.
 func (v *Volume) Params() *vault.Params { return v.params }
+
+// SameParams reports whether p equals the parameters v was opened with
+// (a republish of an unchanged SecretProviderClass).
+func (v *Volume) SameParams(p *vault.Params) bool { return reflect.DeepEqual(v.params, p) }
 
 // Identity returns who the volume authenticates as.
 func (v *Volume) Identity() vault.Identity { return v.id }
