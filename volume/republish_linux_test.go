@@ -117,4 +117,3 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
-
