@@ -17,6 +17,16 @@ type Source interface {
 	Read(ctx context.Context, path string) ([]byte, error)
 }
 
+// Lender is a Source that lends its bytes instead of copying them, so every
+// mount of one object serves one copy (the node cache's). A mount that is
+// given a Lender calls Lend instead of Read, serves data without ever
+// modifying it, and calls release exactly once when nothing it serves can
+// read data any more: after the file changed and every open of that
+// version was closed, or when the server stops.
+type Lender interface {
+	Lend(ctx context.Context, path string) (data []byte, release func(), err error)
+}
+
 // File is one file of a mount.
 type File struct {
 	Path string      // slash-separated, relative, e.g. "db-password" or "tls-cert/0"; validated by the caller

@@ -26,6 +26,11 @@ type tree struct {
 	byIno  map[uint64]*fs.Inode // every node, for LookupNode
 	files  map[string]*fileNode // every file, for Changed
 	dirs   map[string]*dirNode  // every directory, for building the tree
+
+	// lent tracks the contents whose bytes are lent by the Source (a
+	// Lender), so the server gives back what the kernel never released
+	// (an aborted connection sends no RELEASE).
+	lent lentSet
 }
 
 // content is one immutable version of a file. A pointer to it is swapped
@@ -33,6 +38,78 @@ type tree struct {
 type content struct {
 	data  []byte
 	mtime time.Time
+	// refs counts who may still read data: the file while this is its
+	// current version, each open handle on it, each NoOpen read in
+	// flight. At zero, lent bytes go back to the Source, which may zero
+	// them; so data is read only under a reference.
+	refs atomic.Int64
+	set  *lentSet // nil: the bytes are this content's own (a copy)
+}
+
+// hold takes a reference, unless the content was already let go.
+func (c *content) hold() bool {
+	for {
+		n := c.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if c.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unref drops a reference; the last one gives lent bytes back.
+func (c *content) unref() {
+	if c.refs.Add(-1) == 0 && c.set != nil {
+		c.set.giveBack(c)
+	}
+}
+
+// lentSet holds the release functions of a tree's lent contents.
+type lentSet struct {
+	mu     sync.Mutex
+	live   map[*content]func() // guarded by mu
+	closed bool                // guarded by mu: the server stopped
+}
+
+// add records c's release; after close it releases at once and fails.
+func (s *lentSet) add(c *content, release func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		release()
+		return false
+	}
+	if s.live == nil {
+		s.live = map[*content]func(){}
+	}
+	s.live[c] = release
+	c.set = s
+	return true
+}
+
+// giveBack releases c's bytes, once.
+func (s *lentSet) giveBack(c *content) {
+	s.mu.Lock()
+	release := s.live[c]
+	delete(s.live, c)
+	s.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+// close releases every lent content: the server stopped, so nothing reads
+// them any more.
+func (s *lentSet) close() {
+	s.mu.Lock()
+	live := s.live
+	s.live, s.closed = nil, true
+	s.mu.Unlock()
+	for _, release := range live {
+		release()
+	}
 }
 
 // dirNode is the root or a history directory. It implements no Open:
@@ -238,20 +315,44 @@ func (f *fileNode) reload(ctx context.Context) bool {
 	if errno != 0 {
 		c = nil
 	}
-	f.cur.Store(c)
+	if old := f.cur.Swap(c); old != nil {
+		old.unref()
+	}
 	return true
 }
 
-// fetch reads the file from the Source. Must hold loadMu.
+// fetch reads the file from the Source, borrowing the bytes from a Lender.
+// The content returned holds one reference, the file's. Must hold loadMu.
 func (f *fileNode) fetch(ctx context.Context) (*content, syscall.Errno) {
-	data, err := f.t.src.Read(ctx, f.path)
+	c := &content{mtime: time.Now()}
+	c.refs.Store(1)
+	var err error
+	if l, ok := f.t.src.(Lender); ok {
+		var release func()
+		if c.data, release, err = l.Lend(ctx, f.path); err == nil && !f.t.lent.add(c, release) {
+			return nil, syscall.EIO // the server stopped meanwhile
+		}
+	} else {
+		c.data, err = f.t.src.Read(ctx, f.path)
+	}
 	if err != nil {
 		errno := toErrno(err)
 		// The error text may carry vault output: log the class only.
 		log.Printf("fusefs: reading %q from the source failed: %v", f.path, errno)
 		return nil, errno
 	}
-	return &content{data: data, mtime: time.Now()}, 0
+	return c, 0
+}
+
+// held returns the current version with a reference taken, loading it
+// first: a change may let go of the version cur held meanwhile.
+func (f *fileNode) held(ctx context.Context) (*content, syscall.Errno) {
+	for {
+		c, errno := f.current(ctx)
+		if errno != 0 || c.hold() {
+			return c, errno
+		}
+	}
 }
 
 // toErrno maps Source errors to what a reader sees.
@@ -304,21 +405,24 @@ func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	if s, ok := fh.(*snapshot); ok {
 		return s.c.read(dest, off), 0
 	}
-	c, errno := f.current(ctx)
+	c, errno := f.held(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
+	defer c.unref()
 	return c.read(dest, off), 0
 }
 
-// read returns the bytes at off; past the end it returns none, which the
-// reader sees as EOF.
+// read copies the bytes at off into dest; past the end it returns none,
+// which the reader sees as EOF. It copies because the reply is written
+// after Read returns, when the reference that kept lent bytes valid may
+// be gone.
 func (c *content) read(dest []byte, off int64) fuse.ReadResult {
 	if off < 0 || off >= int64(len(c.data)) {
 		return fuse.ReadResultData(nil)
 	}
-	end := min(off+int64(len(dest)), int64(len(c.data)))
-	return fuse.ReadResultData(c.data[off:end])
+	n := copy(dest, c.data[off:])
+	return fuse.ReadResultData(dest[:n])
 }
 
 // Setattr refuses every change (EROFS) but one: the touch by which Changed
