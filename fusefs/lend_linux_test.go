@@ -32,7 +32,7 @@ func (s *lendSource) Lend(ctx context.Context, path string) ([]byte, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
-	b := append(make([]byte, 0, len(d)+1), d...)[:len(d):len(d)+1]
+	b := append(make([]byte, 0, len(d)+1), d...)[: len(d) : len(d)+1]
 	key := &b[:1][0]
 	s.mu.Lock()
 	s.lent[key] = true

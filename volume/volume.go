@@ -243,25 +243,67 @@ func (v *Volume) Close() {
 // Read returns the current bytes of the file at path. It implements
 // fusefs.Source. The slice is the caller's (the cache hands out copies).
 func (v *Volume) Read(ctx context.Context, path string) ([]byte, error) {
-	// A FUSE request's context ends when the reading process gets any
-	// signal (Go's preemption signals do, constantly). Cancelling the fetch
-	// then would fail the reader's open with EIO, while the kernel is still
-	// waiting for the answer: finish it, bounded by fetchTimeout.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	ctx, cancel := readContext(ctx)
 	defer cancel()
-	f, ok := v.byPath[path]
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
-	}
-	val, err := v.get(ctx, f)
-	if errors.Is(err, cache.ErrRevoked) {
-		// Access was withdrawn and the grace has passed: readers get EACCES.
-		return nil, fmt.Errorf("%s: %w: %w", path, os.ErrPermission, err)
-	}
+	f, err := v.file(path)
 	if err != nil {
 		return nil, err
 	}
+	val, err := v.get(ctx, f)
+	if err != nil {
+		return nil, readError(path, err)
+	}
 	return val.Bytes, nil
+}
+
+// Lend is Read lending the node cache's bytes instead of copying them
+// (fusefs.Lender): every FUSE mount of one object serves the cache's one
+// copy, counted against the cache's byte bound (--cache-bytes), where each
+// mount used to keep its own copy outside it. The cache zeroes the bytes
+// once released and no longer cached.
+func (v *Volume) Lend(ctx context.Context, path string) ([]byte, func(), error) {
+	ctx, cancel := readContext(ctx)
+	defer cancel()
+	f, err := v.file(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, version, err := v.resolve(ctx, f)
+	if err != nil {
+		return nil, nil, readError(path, err)
+	}
+	l, err := v.node.cache.Lease(ctx, v.key(o, version, o.Variant()), v.fetcher(o, version))
+	if err != nil {
+		return nil, nil, readError(path, err)
+	}
+	return l.Bytes(), l.Release, nil
+}
+
+// readContext is the context of a read for a reader. A FUSE request's
+// context ends when the reading process gets any signal (Go's preemption
+// signals do, constantly). Cancelling the fetch then would fail the
+// reader's open with EIO, while the kernel is still waiting for the
+// answer: finish it, bounded by fetchTimeout.
+func readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+}
+
+// file returns the file at path.
+func (v *Volume) file(path string) (vault.File, error) {
+	f, ok := v.byPath[path]
+	if !ok {
+		return f, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
+	return f, nil
+}
+
+// readError is what a reader of path is told about err.
+func readError(path string, err error) error {
+	if errors.Is(err, cache.ErrRevoked) {
+		// Access was withdrawn and the grace has passed: readers get EACCES.
+		return fmt.Errorf("%s: %w: %w", path, os.ErrPermission, err)
+	}
+	return err
 }
 
 // Versions returns the Key Vault version each file currently shows, by path,
@@ -277,25 +319,36 @@ func (v *Volume) Versions(ctx context.Context) map[string]string {
 }
 
 func (v *Volume) get(ctx context.Context, f vault.File) (cache.Value, error) {
-	if f.History < 0 {
-		return v.object(ctx, f.Object, f.Object.Version)
-	}
-	versions, err := v.versions(ctx, f.Object)
+	o, version, err := v.resolve(ctx, f)
 	if err != nil {
 		return cache.Value{}, err
 	}
-	if f.History >= len(versions) {
-		return cache.Value{}, fmt.Errorf("%s: %s %q has %d enabled versions: %w",
-			f.Path, f.Object.Type, f.Object.Name, len(versions), os.ErrNotExist)
-	}
-	return v.object(ctx, f.Object, versions[f.History])
+	return v.node.cache.Get(ctx, v.key(o, version, o.Variant()), v.fetcher(o, version))
 }
 
-func (v *Volume) object(ctx context.Context, o vault.Object, version string) (cache.Value, error) {
-	return v.node.cache.Get(ctx, v.key(o, version, o.Variant()), func(ctx context.Context) (cache.Value, error) {
+// resolve returns the object and version f shows: for a history entry, the
+// version at its index (os.ErrNotExist while the object has fewer).
+func (v *Volume) resolve(ctx context.Context, f vault.File) (vault.Object, string, error) {
+	if f.History < 0 {
+		return f.Object, f.Object.Version, nil
+	}
+	versions, err := v.versions(ctx, f.Object)
+	if err != nil {
+		return f.Object, "", err
+	}
+	if f.History >= len(versions) {
+		return f.Object, "", fmt.Errorf("%s: %s %q has %d enabled versions: %w",
+			f.Path, f.Object.Type, f.Object.Name, len(versions), os.ErrNotExist)
+	}
+	return f.Object, versions[f.History], nil
+}
+
+// fetcher fetches version of o from Key Vault for the cache.
+func (v *Volume) fetcher(o vault.Object, version string) cache.Fetch {
+	return func(ctx context.Context) (cache.Value, error) {
 		c, err := v.currentClient().Fetch(ctx, o, version)
 		return cache.Value{Bytes: c.Bytes, Version: c.Version}, err
-	})
+	}
 }
 
 // versions returns the object's versions, newest enabled first; the list
