@@ -31,6 +31,12 @@ type Lender interface {
 type File struct {
 	Path string      // slash-separated, relative, e.g. "db-password" or "tls-cert/0"; validated by the caller
 	Mode fs.FileMode // permission bits, e.g. 0644
+	// Optional files may not exist yet, or any more: a history entry
+	// appears once the object has that many versions. A directory
+	// listing shows one only while the Source reads it without
+	// os.ErrNotExist; a lookup of it fails with ENOENT meanwhile (never
+	// cached). Other files are listed without being read.
+	Optional bool
 }
 
 // Options tune a mount. The zero value is ready to use.

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -113,14 +114,16 @@ func (s *lentSet) close() {
 }
 
 // dirNode is the root or a history directory. It implements no Open:
-// OPENDIR gets go-fuse's default handle, and the directory listing is the
-// fixed set of children (no READDIRPLUS, so listing loads no file).
+// OPENDIR gets go-fuse's default handle. The listing is the fixed set of
+// children less the optional files that do not exist now (no READDIRPLUS,
+// so listing loads no other file).
 type dirNode struct {
 	fs.Inode
 	t *tree
 }
 
 var (
+	_ fs.NodeReaddirer = (*dirNode)(nil)
 	_ fs.NodeLookuper  = (*dirNode)(nil)
 	_ fs.NodeGetattrer = (*dirNode)(nil)
 	_ fs.NodeStatfser  = (*dirNode)(nil)
@@ -152,7 +155,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			t.dirs[e.path] = dn
 			node, mode = dn, syscall.S_IFDIR
 		} else {
-			fn := &fileNode{t: t, path: e.path, perm: uint32(e.perm)}
+			fn := &fileNode{t: t, path: e.path, perm: uint32(e.perm), optional: e.optional}
 			t.files[e.path] = fn
 			node = fn
 		}
@@ -179,6 +182,22 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return nil, syscall.ENOENT
 	}
 	return child, fillEntry(ctx, child, &out.Attr)
+}
+
+// Readdir lists the children, leaving out optional files that do not exist
+// now: a history directory grows as versions appear. The kernel does not
+// cache listings (no FOPEN_CACHE_DIR), so each listing asks again.
+func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	children := d.Children()
+	list := make([]fuse.DirEntry, 0, len(children))
+	for name, child := range children {
+		if fn, ok := child.Operations().(*fileNode); ok && fn.optional && !fn.exists(ctx) {
+			continue
+		}
+		list = append(list, fuse.DirEntry{Name: name, Mode: child.Mode(), Ino: child.StableAttr().Ino})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return fs.NewListDirStream(list), 0
 }
 
 // LookupNode revives a node from its nodeid alone, which is what a server
@@ -242,9 +261,10 @@ func (d *dirNode) Fsync(ctx context.Context, _ fs.FileHandle, flags uint32) sysc
 // bind-mounted elsewhere (kubelet's subPath) sees new versions.
 type fileNode struct {
 	fs.Inode
-	t    *tree
-	path string
-	perm uint32
+	t        *tree
+	path     string
+	perm     uint32
+	optional bool // may not exist (File.Optional)
 
 	// loadMu serialises Source reads of this file, so a lazy load that
 	// started before a change cannot install older bytes after it. It is
@@ -298,6 +318,13 @@ func (f *fileNode) current(ctx context.Context) (*content, syscall.Errno) {
 		f.cur.Store(c)
 	}
 	return c, errno
+}
+
+// exists reports whether the file can be read now: anything but ENOENT
+// (any other error is the reader's to see).
+func (f *fileNode) exists(ctx context.Context) bool {
+	_, errno := f.current(ctx)
+	return errno != syscall.ENOENT
 }
 
 // reload re-reads a loaded file after a change. It reports whether the
