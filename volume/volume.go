@@ -125,8 +125,8 @@ func (n *Node) Open(ctx context.Context, p *vault.Params, pc vault.PodCredential
 	if err != nil {
 		return nil, err
 	}
-	v := &Volume{node: n, params: p, id: id, client: client, byPath: map[string]vault.File{}}
-	for _, f := range p.Files() {
+	v := &Volume{node: n, params: p, id: id, client: client, byPath: map[string]vault.File{}, layout: p.Files()}
+	for _, f := range v.layout {
 		v.byPath[f.Path] = f
 	}
 	if err := v.prefetch(ctx); err != nil {
@@ -178,12 +178,13 @@ type Volume struct {
 	id     vault.Identity
 	byPath map[string]vault.File // all files the parameters name; fixed
 
+	// layout is every file the parameters name, in parameter order,
+	// history entries included whether or not their version exists yet.
+	layout []vault.File
+
 	mu sync.Mutex
 	// client is replaced when kubelet republishes with fresher credentials.
 	client *vault.Client // guarded by mu
-	// files are the files that exist: history entries beyond the versions
-	// Key Vault holds are left out. Set once by prefetch.
-	files []vault.File
 	// onChange is the backend's invalidation hook. Guarded by mu.
 	onChange func(path string)
 	// releases undo the cache holds that keep this volume's keys refreshed
@@ -201,8 +202,41 @@ func (v *Volume) SameParams(p *vault.Params) bool { return reflect.DeepEqual(v.p
 // Identity returns who the volume authenticates as.
 func (v *Volume) Identity() vault.Identity { return v.id }
 
-// Files returns the files the volume shows, in parameter order.
-func (v *Volume) Files() []vault.File { return v.files }
+// Layout returns every file the volume may show, in parameter order: its
+// Files, and the history entries whose versions do not exist yet (a history
+// directory grows as versions appear, up to objectVersionHistory).
+func (v *Volume) Layout() []vault.File { return v.layout }
+
+// Files returns the files the volume shows now, in parameter order: history
+// entries only for the versions the cached version list holds.
+func (v *Volume) Files() []vault.File {
+	var out []vault.File
+	lens := map[string]int{} // history length by object file name
+	for _, f := range v.layout {
+		if f.History >= 0 {
+			n, ok := lens[f.Object.FileName()]
+			if !ok {
+				n = v.historyLen(f.Object)
+				lens[f.Object.FileName()] = n
+			}
+			if f.History >= n {
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// historyLen is the number of versions of o in the cached version list,
+// without fetching (0 when none is cached).
+func (v *Volume) historyLen(o vault.Object) int {
+	val, ok := v.node.cache.Peek(v.historyKey(o))
+	if !ok || len(val.Bytes) == 0 {
+		return 0
+	}
+	return strings.Count(string(val.Bytes), "\n") + 1
+}
 
 // OnChange sets the function told about each changed file path.
 func (v *Volume) OnChange(fn func(path string)) {
@@ -309,8 +343,9 @@ func readError(path string, err error) error {
 // Versions returns the Key Vault version each file currently shows, by path,
 // for status reporting.
 func (v *Volume) Versions(ctx context.Context) map[string]string {
-	out := make(map[string]string, len(v.files))
-	for _, f := range v.files {
+	files := v.Files()
+	out := make(map[string]string, len(files))
+	for _, f := range files {
 		if val, err := v.get(ctx, f); err == nil {
 			out[f.Path] = val.Version
 		}
@@ -386,13 +421,12 @@ func (v *Volume) currentClient() *vault.Client {
 }
 
 // prefetch fetches every file in parallel and registers the cache keys whose
-// changes concern each file.
+// changes concern each file: every history entry watches the version list,
+// also those whose version does not exist yet, so they appear with it.
 func (v *Volume) prefetch(ctx context.Context) error {
-	all := v.params.Files()
-	exists := make([]bool, len(all))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(MaxPrefetch)
-	for i, f := range all {
+	for _, f := range v.layout {
 		g.Go(func() error {
 			_, err := v.prefetchOne(gctx, f)
 			if f.History >= 0 && errors.Is(err, os.ErrNotExist) {
@@ -401,18 +435,13 @@ func (v *Volume) prefetch(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s %q (file %q): %w", f.Object.Type, f.Object.Name, f.Path, err)
 			}
-			exists[i] = true
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, f := range all {
-		if !exists[i] {
-			continue
-		}
-		v.files = append(v.files, f)
+	for _, f := range v.layout {
 		if f.History >= 0 {
 			v.watch(v.historyKey(f.Object), f.Path)
 		} else if !f.Object.Pinned() {
