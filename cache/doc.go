@@ -42,6 +42,9 @@
 // when they are replaced or evicted. Because of that, [Cache.Get],
 // [Cache.Peek] and subscribers always receive their own copy: a caller may keep
 // it as long as it likes and should clear it when done if it cares.
+// [Cache.Lease] is the exception: it lends the cache's own bytes, so every
+// FUSE mount of one object serves one copy, counted in MaxBytes; lent bytes
+// are never evicted or zeroed until their last Lease is released.
 //
 // # Change notification
 //

@@ -225,7 +225,7 @@ func (c *Cache) store(e *entry, v Value, now time.Time) (changed bool) {
 		return false
 	}
 	changed = e.ok
-	clear(e.val.Bytes)
+	c.retire(e)
 	size := int64(len(v.Bytes))
 	if !e.removed {
 		c.bytes += size - e.size

@@ -11,6 +11,12 @@ import (
 	"github.com/secretfs/secretfs/vault"
 )
 
+// ErrFailedPrecondition marks a Mounter error caused by the state of the
+// volume, not by the request or Key Vault (e.g. a republish whose
+// SecretProviderClass changed since the mount): the handler answers
+// FailedPrecondition, and kubelet retries until the pod is recreated.
+var ErrFailedPrecondition = errors.New("failed precondition")
+
 // codedError tags an error with the gRPC code its handler answers with. The
 // steps of a call return these; only the handler turns them into a status.
 type codedError struct {
@@ -46,6 +52,8 @@ func codeOf(err error) codes.Code {
 		return codes.OK
 	case errors.As(err, &ce):
 		return ce.code
+	case errors.Is(err, ErrFailedPrecondition):
+		return codes.FailedPrecondition
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):

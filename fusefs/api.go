@@ -17,10 +17,26 @@ type Source interface {
 	Read(ctx context.Context, path string) ([]byte, error)
 }
 
+// Lender is a Source that lends its bytes instead of copying them, so every
+// mount of one object serves one copy (the node cache's). A mount that is
+// given a Lender calls Lend instead of Read, serves data without ever
+// modifying it, and calls release exactly once when nothing it serves can
+// read data any more: after the file changed and every open of that
+// version was closed, or when the server stops.
+type Lender interface {
+	Lend(ctx context.Context, path string) (data []byte, release func(), err error)
+}
+
 // File is one file of a mount.
 type File struct {
 	Path string      // slash-separated, relative, e.g. "db-password" or "tls-cert/0"; validated by the caller
 	Mode fs.FileMode // permission bits, e.g. 0644
+	// Optional files may not exist yet, or any more: a history entry
+	// appears once the object has that many versions. A directory
+	// listing shows one only while the Source reads it without
+	// os.ErrNotExist; a lookup of it fails with ENOENT meanwhile (never
+	// cached). Other files are listed without being read.
+	Optional bool
 }
 
 // Options tune a mount. The zero value is ready to use.

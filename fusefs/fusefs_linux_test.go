@@ -203,3 +203,27 @@ func TestSourceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFsyncSucceeds: fsync and fdatasync of a file or directory answer 0,
+// as on tmpfs (was EOPNOTSUPP: programs that fsync what they read, or sync
+// a directory after listing it, failed).
+func TestFsyncSucceeds(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			_, dir := mountT(t, sampleFiles, newMemSource(sampleData), mode.opts)
+			for _, p := range []string{"db-password", "tls-cert/0", "", "tls-cert"} {
+				f, err := os.Open(filepath.Join(dir, p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					t.Errorf("fsync %q: %v", p, err)
+				}
+				if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+					t.Errorf("fdatasync %q: %v", p, err)
+				}
+				f.Close()
+			}
+		})
+	}
+}

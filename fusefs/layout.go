@@ -14,6 +14,8 @@ type entry struct {
 	path string      // relative, slash-separated; "" is the root
 	dir  bool        // a directory (root or history directory)
 	perm fs.FileMode // permission bits of a file
+	// optional: a file that may not exist (File.Optional)
+	optional bool
 }
 
 // layout is the validated tree of a mount: every directory implied by a
@@ -46,7 +48,7 @@ func planLayout(files []File) (*layout, error) {
 			return nil, fmt.Errorf("%w: %q appears twice or is also a directory", errLayout, f.Path)
 		}
 		kinds[f.Path] = false
-		l.entries = append(l.entries, entry{path: f.Path, perm: f.Mode.Perm()})
+		l.entries = append(l.entries, entry{path: f.Path, perm: f.Mode.Perm(), optional: f.Optional})
 	}
 	return &l, checkInos(l.entries)
 }

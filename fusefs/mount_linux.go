@@ -120,6 +120,7 @@ func newMount(target string, served bool, srv *fuse.Server, t *tree) *Server {
 	go func() {
 		srv.Wait()
 		cancel()
+		t.lent.close() // nothing reads lent bytes once the server stopped
 		close(m.done)
 	}()
 	return m

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +27,11 @@ type tree struct {
 	byIno  map[uint64]*fs.Inode // every node, for LookupNode
 	files  map[string]*fileNode // every file, for Changed
 	dirs   map[string]*dirNode  // every directory, for building the tree
+
+	// lent tracks the contents whose bytes are lent by the Source (a
+	// Lender), so the server gives back what the kernel never released
+	// (an aborted connection sends no RELEASE).
+	lent lentSet
 }
 
 // content is one immutable version of a file. A pointer to it is swapped
@@ -33,20 +39,95 @@ type tree struct {
 type content struct {
 	data  []byte
 	mtime time.Time
+	// refs counts who may still read data: the file while this is its
+	// current version, each open handle on it, each NoOpen read in
+	// flight. At zero, lent bytes go back to the Source, which may zero
+	// them; so data is read only under a reference.
+	refs atomic.Int64
+	set  *lentSet // nil: the bytes are this content's own (a copy)
+}
+
+// hold takes a reference, unless the content was already let go.
+func (c *content) hold() bool {
+	for {
+		n := c.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if c.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unref drops a reference; the last one gives lent bytes back.
+func (c *content) unref() {
+	if c.refs.Add(-1) == 0 && c.set != nil {
+		c.set.giveBack(c)
+	}
+}
+
+// lentSet holds the release functions of a tree's lent contents.
+type lentSet struct {
+	mu     sync.Mutex
+	live   map[*content]func() // guarded by mu
+	closed bool                // guarded by mu: the server stopped
+}
+
+// add records c's release; after close it releases at once and fails.
+func (s *lentSet) add(c *content, release func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		release()
+		return false
+	}
+	if s.live == nil {
+		s.live = map[*content]func(){}
+	}
+	s.live[c] = release
+	c.set = s
+	return true
+}
+
+// giveBack releases c's bytes, once.
+func (s *lentSet) giveBack(c *content) {
+	s.mu.Lock()
+	release := s.live[c]
+	delete(s.live, c)
+	s.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+// close releases every lent content: the server stopped, so nothing reads
+// them any more.
+func (s *lentSet) close() {
+	s.mu.Lock()
+	live := s.live
+	s.live, s.closed = nil, true
+	s.mu.Unlock()
+	for _, release := range live {
+		release()
+	}
 }
 
 // dirNode is the root or a history directory. It implements no Open:
-// OPENDIR gets go-fuse's default handle, and the directory listing is the
-// fixed set of children (no READDIRPLUS, so listing loads no file).
+// OPENDIR gets go-fuse's default handle. The listing is the fixed set of
+// children less the optional files that do not exist now (no READDIRPLUS,
+// so listing loads no other file).
 type dirNode struct {
 	fs.Inode
 	t *tree
 }
 
 var (
+	_ fs.NodeReaddirer = (*dirNode)(nil)
 	_ fs.NodeLookuper  = (*dirNode)(nil)
 	_ fs.NodeGetattrer = (*dirNode)(nil)
 	_ fs.NodeStatfser  = (*dirNode)(nil)
+	_ fs.NodeFsyncer   = (*dirNode)(nil)
 )
 
 // rootNode is the root directory; it builds the tree and revives nodes.
@@ -74,7 +155,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 			t.dirs[e.path] = dn
 			node, mode = dn, syscall.S_IFDIR
 		} else {
-			fn := &fileNode{t: t, path: e.path, perm: uint32(e.perm)}
+			fn := &fileNode{t: t, path: e.path, perm: uint32(e.perm), optional: e.optional}
 			t.files[e.path] = fn
 			node = fn
 		}
@@ -101,6 +182,22 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return nil, syscall.ENOENT
 	}
 	return child, fillEntry(ctx, child, &out.Attr)
+}
+
+// Readdir lists the children, leaving out optional files that do not exist
+// now: a history directory grows as versions appear. The kernel does not
+// cache listings (no FOPEN_CACHE_DIR), so each listing asks again.
+func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	children := d.Children()
+	list := make([]fuse.DirEntry, 0, len(children))
+	for name, child := range children {
+		if fn, ok := child.Operations().(*fileNode); ok && fn.optional && !fn.exists(ctx) {
+			continue
+		}
+		list = append(list, fuse.DirEntry{Name: name, Mode: child.Mode(), Ino: child.StableAttr().Ino})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return fs.NewListDirStream(list), 0
 }
 
 // LookupNode revives a node from its nodeid alone, which is what a server
@@ -152,14 +249,22 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 	return 0
 }
 
+// Fsync answers 0, as tmpfs does: there is nothing to write back, and
+// programs that sync what they read (or a directory after listing it)
+// must not fail with EOPNOTSUPP, go-fuse's default.
+func (d *dirNode) Fsync(ctx context.Context, _ fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
 // fileNode is one file. Its bytes are loaded on first lookup and replaced
 // in place by Changed: the inode never changes, so a single file
 // bind-mounted elsewhere (kubelet's subPath) sees new versions.
 type fileNode struct {
 	fs.Inode
-	t    *tree
-	path string
-	perm uint32
+	t        *tree
+	path     string
+	perm     uint32
+	optional bool // may not exist (File.Optional)
 
 	// loadMu serialises Source reads of this file, so a lazy load that
 	// started before a change cannot install older bytes after it. It is
@@ -195,6 +300,7 @@ var (
 	_ fs.NodeReader    = (*fileNode)(nil)
 	_ fs.NodeFlusher   = (*fileNode)(nil)
 	_ fs.NodeSetattrer = (*fileNode)(nil)
+	_ fs.NodeFsyncer   = (*fileNode)(nil)
 )
 
 // current returns the served version, loading it from the Source first.
@@ -214,6 +320,13 @@ func (f *fileNode) current(ctx context.Context) (*content, syscall.Errno) {
 	return c, errno
 }
 
+// exists reports whether the file can be read now: anything but ENOENT
+// (any other error is the reader's to see).
+func (f *fileNode) exists(ctx context.Context) bool {
+	_, errno := f.current(ctx)
+	return errno != syscall.ENOENT
+}
+
 // reload re-reads a loaded file after a change. It reports whether the
 // kernel may hold anything of this file (false if it was never loaded). A
 // failed read drops the old version, so the next access retries the Source
@@ -229,20 +342,44 @@ func (f *fileNode) reload(ctx context.Context) bool {
 	if errno != 0 {
 		c = nil
 	}
-	f.cur.Store(c)
+	if old := f.cur.Swap(c); old != nil {
+		old.unref()
+	}
 	return true
 }
 
-// fetch reads the file from the Source. Must hold loadMu.
+// fetch reads the file from the Source, borrowing the bytes from a Lender.
+// The content returned holds one reference, the file's. Must hold loadMu.
 func (f *fileNode) fetch(ctx context.Context) (*content, syscall.Errno) {
-	data, err := f.t.src.Read(ctx, f.path)
+	c := &content{mtime: time.Now()}
+	c.refs.Store(1)
+	var err error
+	if l, ok := f.t.src.(Lender); ok {
+		var release func()
+		if c.data, release, err = l.Lend(ctx, f.path); err == nil && !f.t.lent.add(c, release) {
+			return nil, syscall.EIO // the server stopped meanwhile
+		}
+	} else {
+		c.data, err = f.t.src.Read(ctx, f.path)
+	}
 	if err != nil {
 		errno := toErrno(err)
 		// The error text may carry vault output: log the class only.
 		log.Printf("fusefs: reading %q from the source failed: %v", f.path, errno)
 		return nil, errno
 	}
-	return &content{data: data, mtime: time.Now()}, 0
+	return c, 0
+}
+
+// held returns the current version with a reference taken, loading it
+// first: a change may let go of the version cur held meanwhile.
+func (f *fileNode) held(ctx context.Context) (*content, syscall.Errno) {
+	for {
+		c, errno := f.current(ctx)
+		if errno != 0 || c.hold() {
+			return c, errno
+		}
+	}
 }
 
 // toErrno maps Source errors to what a reader sees.
@@ -285,26 +422,34 @@ func (f *fileNode) Flush(ctx context.Context, _ fs.FileHandle) syscall.Errno {
 	return syscall.ENOSYS
 }
 
+// Fsync answers 0, as tmpfs does: nothing is ever written (see dirNode.Fsync).
+func (f *fileNode) Fsync(ctx context.Context, _ fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
 // Read serves the open's snapshot, or the current version under no_open.
 func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if s, ok := fh.(*snapshot); ok {
 		return s.c.read(dest, off), 0
 	}
-	c, errno := f.current(ctx)
+	c, errno := f.held(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
+	defer c.unref()
 	return c.read(dest, off), 0
 }
 
-// read returns the bytes at off; past the end it returns none, which the
-// reader sees as EOF.
+// read copies the bytes at off into dest; past the end it returns none,
+// which the reader sees as EOF. It copies because the reply is written
+// after Read returns, when the reference that kept lent bytes valid may
+// be gone.
 func (c *content) read(dest []byte, off int64) fuse.ReadResult {
 	if off < 0 || off >= int64(len(c.data)) {
 		return fuse.ReadResultData(nil)
 	}
-	end := min(off+int64(len(dest)), int64(len(c.data)))
-	return fuse.ReadResultData(c.data[off:end])
+	n := copy(dest, c.data[off:])
+	return fuse.ReadResultData(dest[:n])
 }
 
 // Setattr refuses every change (EROFS) but one: the touch by which Changed

@@ -23,8 +23,8 @@ import (
 // synchronous) and only then makes kern = cur, so cached opens resume on the
 // new version.
 
-// snapshot is an open file: the version current at open time, kept until
-// release.
+// snapshot is an open file: the version current at open time, kept (with
+// a reference) until release.
 type snapshot struct {
 	f      *fileNode
 	c      *content
@@ -68,13 +68,14 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if f.t.opts.NoOpen {
 		return nil, 0, syscall.ENOSYS
 	}
-	c, errno := f.current(ctx)
+	c, errno := f.held(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if cur := f.cur.Load(); cur != nil {
+	if cur := f.cur.Load(); cur != nil && cur != c && cur.hold() {
+		c.unref()
 		c = cur
 	}
 	if f.kern == nil && !f.flipping {
@@ -90,6 +91,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 // Release ends a handle; the last cached handle of an outdated version
 // flips the kernel to the current one.
 func (s *snapshot) Release(ctx context.Context) syscall.Errno {
+	defer s.c.unref()
 	if s.cached {
 		s.f.mu.Lock()
 		s.f.cachedOpen--

@@ -276,3 +276,55 @@ func waitSize(t *testing.T, p string, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestOptionalFilesAppear: a history directory lists only the entries that
+// exist and grows as new ones appear (it used to stay fixed at the versions
+// there were at mount time).
+func TestOptionalFilesAppear(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			files := []File{
+				{Path: "db-password", Mode: 0o644},
+				{Path: "tls-cert/0", Mode: 0o640, Optional: true},
+				{Path: "tls-cert/1", Mode: 0o640, Optional: true},
+				{Path: "tls-cert/2", Mode: 0o640, Optional: true},
+			}
+			src := newMemSource(map[string]string{"db-password": "pw", "tls-cert/0": "v1"})
+			m, dir := mountT(t, files, src, mode.opts)
+			list := func() []string {
+				t.Helper()
+				ents, err := os.ReadDir(filepath.Join(dir, "tls-cert"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				return names
+			}
+			if diff := cmp.Diff([]string{"0"}, list()); diff != "" {
+				t.Errorf("listing with one version (-want +got):\n%s", diff)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "tls-cert/1")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("stat of a version not there yet: %v, want ENOENT", err)
+			}
+			src.set("tls-cert/0", []byte("v2"))
+			src.set("tls-cert/1", []byte("v1"))
+			for _, p := range []string{"tls-cert/0", "tls-cert/1", "tls-cert/2"} {
+				m.Changed(p)
+			}
+			if diff := cmp.Diff([]string{"0", "1"}, list()); diff != "" {
+				t.Errorf("listing after a new version (-want +got):\n%s", diff)
+			}
+			for p, want := range map[string]string{"tls-cert/0": "v2", "tls-cert/1": "v1"} {
+				if got, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(got) != want {
+					t.Errorf("%s = %q, %v; want %q", p, got, err, want)
+				}
+			}
+			if n := src.readCount("db-password"); n != 0 {
+				t.Errorf("listing read db-password %d times, want 0 (only optional files are checked)", n)
+			}
+		})
+	}
+}

@@ -2,7 +2,9 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -38,8 +40,11 @@ func (m *filesMount) write(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var set []files.File
-	for _, f := range m.v.Files() {
+	for _, f := range m.v.Layout() {
 		b, err := m.v.Read(ctx, f.Path)
+		if f.History >= 0 && errors.Is(err, os.ErrNotExist) {
+			continue // that version does not exist (yet)
+		}
 		if err != nil {
 			return err
 		}

@@ -62,12 +62,8 @@ func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted
 	if err != nil {
 		return nil, err
 	}
-	var list []fusefs.File
-	for _, file := range v.Files() {
-		list = append(list, fusefs.File{Path: file.Path, Mode: file.Object.FileMode})
-	}
 	// go-fuse owns fd from here: it closes it when the server ends.
-	srv, err := fusefs.Serve(fmt.Sprintf("/dev/fd/%d", fd), list, v, b.opts)
+	srv, err := fusefs.Serve(fmt.Sprintf("/dev/fd/%d", fd), fuseFiles(v), v, b.opts)
 	if err != nil {
 		return nil, errors.Join(err, b.client.Unmount(target))
 	}

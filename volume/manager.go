@@ -61,9 +61,17 @@ func NewManager(node *Node, backend Backend) *Manager {
 
 // Mount authenticates, fetches every object, then mounts at the target. A
 // target already mounted is a republish: the new credentials are checked
-// and used, and nothing is fetched while the cache is fresh.
+// and used, and nothing is fetched while the cache is fresh. A republish
+// whose parameters changed is refused (FailedPrecondition) and changes
+// nothing, the keeper's memo included: a mounted volume keeps the file set
+// it was mounted with, as kubelet gives a running pod no way to see a
+// consistent new one.
 func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
 	if cur := m.lookup(r.TargetPath); cur != nil {
+		if !cur.vol.SameParams(r.Params) {
+			return fmt.Errorf("the SecretProviderClass changed since %s was mounted; the volume keeps the parameters it was mounted with: recreate the pod to pick up the change: %w",
+				r.TargetPath, csi.ErrFailedPrecondition)
+		}
 		if err := cur.vol.Reauthenticate(ctx, r.Creds); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type Node struct {
 	// clients reuses one Key Vault client per vault and credential: a new
 	// client's first request costs a challenge round trip. Guarded by mu.
 	clients map[clientKey]*vault.Client
+	// prefetching holds a token per object fetch of a publish in flight,
+	// node-wide (MaxNodePrefetch).
+	prefetching chan struct{}
 }
 
 type clientKey struct {
@@ -40,6 +44,17 @@ type clientKey struct {
 
 // fetchTimeout bounds a read that must wait for Key Vault (a cold object).
 const fetchTimeout = time.Minute
+
+// MaxPrefetch bounds the objects one publish fetches at once: a class of
+// up to this many objects (the 50 the benchmark publishes) is fetched in one
+// round, and a huge class does not start thousands of requests at once
+// (3,000 objects peaked at 212 MB).
+const MaxPrefetch = 64
+
+// MaxNodePrefetch bounds the objects all publishes of the node fetch at
+// once, so many pods starting together (or Resume after a restart) stay
+// within the memory limit too.
+const MaxNodePrefetch = 2 * MaxPrefetch
 
 // maxClients bounds the client map; the credential cache is bounded alike.
 const maxClients = 1024
@@ -57,7 +72,8 @@ func CacheOptions(ttl time.Duration, maxBytes int64) cache.Options {
 // NewNode returns a Node reading through c. It subscribes to c's change
 // notifications until Close.
 func NewNode(c *cache.Cache, creds *vault.Credentials, opts vault.ClientOptions) *Node {
-	n := &Node{cache: c, creds: creds, clientOpts: opts, routes: map[cache.Key]map[*Volume][]string{}, clients: map[clientKey]*vault.Client{}}
+	n := &Node{cache: c, creds: creds, clientOpts: opts, routes: map[cache.Key]map[*Volume][]string{}, clients: map[clientKey]*vault.Client{},
+		prefetching: make(chan struct{}, MaxNodePrefetch)}
 	n.cancel = c.Subscribe(n.changed)
 	return n
 }
@@ -109,8 +125,8 @@ func (n *Node) Open(ctx context.Context, p *vault.Params, pc vault.PodCredential
 	if err != nil {
 		return nil, err
 	}
-	v := &Volume{node: n, params: p, id: id, client: client, byPath: map[string]vault.File{}}
-	for _, f := range p.Files() {
+	v := &Volume{node: n, params: p, id: id, client: client, byPath: map[string]vault.File{}, layout: p.Files()}
+	for _, f := range v.layout {
 		v.byPath[f.Path] = f
 	}
 	if err := v.prefetch(ctx); err != nil {
@@ -162,12 +178,13 @@ type Volume struct {
 	id     vault.Identity
 	byPath map[string]vault.File // all files the parameters name; fixed
 
+	// layout is every file the parameters name, in parameter order,
+	// history entries included whether or not their version exists yet.
+	layout []vault.File
+
 	mu sync.Mutex
 	// client is replaced when kubelet republishes with fresher credentials.
 	client *vault.Client // guarded by mu
-	// files are the files that exist: history entries beyond the versions
-	// Key Vault holds are left out. Set once by prefetch.
-	files []vault.File
 	// onChange is the backend's invalidation hook. Guarded by mu.
 	onChange func(path string)
 	// releases undo the cache holds that keep this volume's keys refreshed
@@ -178,11 +195,48 @@ type Volume struct {
 // Params returns the volume's parameters.
 func (v *Volume) Params() *vault.Params { return v.params }
 
+// SameParams reports whether p equals the parameters v was opened with
+// (a republish of an unchanged SecretProviderClass).
+func (v *Volume) SameParams(p *vault.Params) bool { return reflect.DeepEqual(v.params, p) }
+
 // Identity returns who the volume authenticates as.
 func (v *Volume) Identity() vault.Identity { return v.id }
 
-// Files returns the files the volume shows, in parameter order.
-func (v *Volume) Files() []vault.File { return v.files }
+// Layout returns every file the volume may show, in parameter order: its
+// Files, and the history entries whose versions do not exist yet (a history
+// directory grows as versions appear, up to objectVersionHistory).
+func (v *Volume) Layout() []vault.File { return v.layout }
+
+// Files returns the files the volume shows now, in parameter order: history
+// entries only for the versions the cached version list holds.
+func (v *Volume) Files() []vault.File {
+	var out []vault.File
+	lens := map[string]int{} // history length by object file name
+	for _, f := range v.layout {
+		if f.History >= 0 {
+			n, ok := lens[f.Object.FileName()]
+			if !ok {
+				n = v.historyLen(f.Object)
+				lens[f.Object.FileName()] = n
+			}
+			if f.History >= n {
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// historyLen is the number of versions of o in the cached version list,
+// without fetching (0 when none is cached).
+func (v *Volume) historyLen(o vault.Object) int {
+	val, ok := v.node.cache.Peek(v.historyKey(o))
+	if !ok || len(val.Bytes) == 0 {
+		return 0
+	}
+	return strings.Count(string(val.Bytes), "\n") + 1
+}
 
 // OnChange sets the function told about each changed file path.
 func (v *Volume) OnChange(fn func(path string)) {
@@ -223,32 +277,75 @@ func (v *Volume) Close() {
 // Read returns the current bytes of the file at path. It implements
 // fusefs.Source. The slice is the caller's (the cache hands out copies).
 func (v *Volume) Read(ctx context.Context, path string) ([]byte, error) {
-	// A FUSE request's context ends when the reading process gets any
-	// signal (Go's preemption signals do, constantly). Cancelling the fetch
-	// then would fail the reader's open with EIO, while the kernel is still
-	// waiting for the answer: finish it, bounded by fetchTimeout.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	ctx, cancel := readContext(ctx)
 	defer cancel()
-	f, ok := v.byPath[path]
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
-	}
-	val, err := v.get(ctx, f)
-	if errors.Is(err, cache.ErrRevoked) {
-		// Access was withdrawn and the grace has passed: readers get EACCES.
-		return nil, fmt.Errorf("%s: %w: %w", path, os.ErrPermission, err)
-	}
+	f, err := v.file(path)
 	if err != nil {
 		return nil, err
 	}
+	val, err := v.get(ctx, f)
+	if err != nil {
+		return nil, readError(path, err)
+	}
 	return val.Bytes, nil
+}
+
+// Lend is Read lending the node cache's bytes instead of copying them
+// (fusefs.Lender): every FUSE mount of one object serves the cache's one
+// copy, counted against the cache's byte bound (--cache-bytes), where each
+// mount used to keep its own copy outside it. The cache zeroes the bytes
+// once released and no longer cached.
+func (v *Volume) Lend(ctx context.Context, path string) ([]byte, func(), error) {
+	ctx, cancel := readContext(ctx)
+	defer cancel()
+	f, err := v.file(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, version, err := v.resolve(ctx, f)
+	if err != nil {
+		return nil, nil, readError(path, err)
+	}
+	l, err := v.node.cache.Lease(ctx, v.key(o, version, o.Variant()), v.fetcher(o, version))
+	if err != nil {
+		return nil, nil, readError(path, err)
+	}
+	return l.Bytes(), l.Release, nil
+}
+
+// readContext is the context of a read for a reader. A FUSE request's
+// context ends when the reading process gets any signal (Go's preemption
+// signals do, constantly). Cancelling the fetch then would fail the
+// reader's open with EIO, while the kernel is still waiting for the
+// answer: finish it, bounded by fetchTimeout.
+func readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+}
+
+// file returns the file at path.
+func (v *Volume) file(path string) (vault.File, error) {
+	f, ok := v.byPath[path]
+	if !ok {
+		return f, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
+	return f, nil
+}
+
+// readError is what a reader of path is told about err.
+func readError(path string, err error) error {
+	if errors.Is(err, cache.ErrRevoked) {
+		// Access was withdrawn and the grace has passed: readers get EACCES.
+		return fmt.Errorf("%s: %w: %w", path, os.ErrPermission, err)
+	}
+	return err
 }
 
 // Versions returns the Key Vault version each file currently shows, by path,
 // for status reporting.
 func (v *Volume) Versions(ctx context.Context) map[string]string {
-	out := make(map[string]string, len(v.files))
-	for _, f := range v.files {
+	files := v.Files()
+	out := make(map[string]string, len(files))
+	for _, f := range files {
 		if val, err := v.get(ctx, f); err == nil {
 			out[f.Path] = val.Version
 		}
@@ -257,25 +354,36 @@ func (v *Volume) Versions(ctx context.Context) map[string]string {
 }
 
 func (v *Volume) get(ctx context.Context, f vault.File) (cache.Value, error) {
-	if f.History < 0 {
-		return v.object(ctx, f.Object, f.Object.Version)
-	}
-	versions, err := v.versions(ctx, f.Object)
+	o, version, err := v.resolve(ctx, f)
 	if err != nil {
 		return cache.Value{}, err
 	}
-	if f.History >= len(versions) {
-		return cache.Value{}, fmt.Errorf("%s: %s %q has %d enabled versions: %w",
-			f.Path, f.Object.Type, f.Object.Name, len(versions), os.ErrNotExist)
-	}
-	return v.object(ctx, f.Object, versions[f.History])
+	return v.node.cache.Get(ctx, v.key(o, version, o.Variant()), v.fetcher(o, version))
 }
 
-func (v *Volume) object(ctx context.Context, o vault.Object, version string) (cache.Value, error) {
-	return v.node.cache.Get(ctx, v.key(o, version, o.Variant()), func(ctx context.Context) (cache.Value, error) {
+// resolve returns the object and version f shows: for a history entry, the
+// version at its index (os.ErrNotExist while the object has fewer).
+func (v *Volume) resolve(ctx context.Context, f vault.File) (vault.Object, string, error) {
+	if f.History < 0 {
+		return f.Object, f.Object.Version, nil
+	}
+	versions, err := v.versions(ctx, f.Object)
+	if err != nil {
+		return f.Object, "", err
+	}
+	if f.History >= len(versions) {
+		return f.Object, "", fmt.Errorf("%s: %s %q has %d enabled versions: %w",
+			f.Path, f.Object.Type, f.Object.Name, len(versions), os.ErrNotExist)
+	}
+	return f.Object, versions[f.History], nil
+}
+
+// fetcher fetches version of o from Key Vault for the cache.
+func (v *Volume) fetcher(o vault.Object, version string) cache.Fetch {
+	return func(ctx context.Context) (cache.Value, error) {
 		c, err := v.currentClient().Fetch(ctx, o, version)
 		return cache.Value{Bytes: c.Bytes, Version: c.Version}, err
-	})
+	}
 }
 
 // versions returns the object's versions, newest enabled first; the list
@@ -313,32 +421,27 @@ func (v *Volume) currentClient() *vault.Client {
 }
 
 // prefetch fetches every file in parallel and registers the cache keys whose
-// changes concern each file.
+// changes concern each file: every history entry watches the version list,
+// also those whose version does not exist yet, so they appear with it.
 func (v *Volume) prefetch(ctx context.Context) error {
-	all := v.params.Files()
-	exists := make([]bool, len(all))
 	g, gctx := errgroup.WithContext(ctx)
-	for i, f := range all {
+	g.SetLimit(MaxPrefetch)
+	for _, f := range v.layout {
 		g.Go(func() error {
-			_, err := v.get(gctx, f)
+			_, err := v.prefetchOne(gctx, f)
 			if f.History >= 0 && errors.Is(err, os.ErrNotExist) {
 				return nil // fewer versions than the history asks for
 			}
 			if err != nil {
 				return fmt.Errorf("%s %q (file %q): %w", f.Object.Type, f.Object.Name, f.Path, err)
 			}
-			exists[i] = true
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, f := range all {
-		if !exists[i] {
-			continue
-		}
-		v.files = append(v.files, f)
+	for _, f := range v.layout {
 		if f.History >= 0 {
 			v.watch(v.historyKey(f.Object), f.Path)
 		} else if !f.Object.Pinned() {
@@ -346,6 +449,17 @@ func (v *Volume) prefetch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prefetchOne fetches f once a node-wide prefetch slot is free.
+func (v *Volume) prefetchOne(ctx context.Context, f vault.File) (cache.Value, error) {
+	select {
+	case v.node.prefetching <- struct{}{}:
+		defer func() { <-v.node.prefetching }()
+	case <-ctx.Done():
+		return cache.Value{}, ctx.Err()
+	}
+	return v.get(ctx, f)
 }
 
 // watch routes k's changes to path and keeps k refreshed ahead while the
