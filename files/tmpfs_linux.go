@@ -41,25 +41,33 @@ var ErrMountPoint = errors.New("already a mount point")
 // restart of the driver) is used again; anything else mounted there is
 // refused, a tmpfs included: it is not ours to write into.
 func MountTmpfs(dir string) error {
+	_, err := MountOwnTmpfs(dir)
+	return err
+}
+
+// MountOwnTmpfs is MountTmpfs that also says whether it mounted a fresh
+// tmpfs (false: it found its own there), so that a caller that fails next
+// unmounts only what it mounted.
+func MountOwnTmpfs(dir string) (fresh bool, err error) {
 	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
+		return false, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	top, err := MountAt(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if top != nil {
 		if IsOwnTmpfs(top) {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("%w: %s has a %s file system (source %q) mounted; secretfs mounts its own tmpfs and writes into nothing else: unmount it or choose another target",
+		return false, fmt.Errorf("%w: %s has a %s file system (source %q) mounted; secretfs mounts its own tmpfs and writes into nothing else: unmount it or choose another target",
 			ErrMountPoint, dir, top.FSType, top.Source)
 	}
 	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := unix.Mount(TmpfsSource, dir, "tmpfs", flags, tmpfsOptions); err != nil {
-		return fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
+		return false, fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
 	}
-	return nil
+	return true, nil
 }
 
 // IsOwnTmpfs reports whether mi is a tmpfs MountTmpfs mounted.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // ErrMountPoint is wrapped by MountTmpfs's error when dir already holds
@@ -19,20 +21,27 @@ var ErrMountPoint = errors.New("not empty")
 // (a republish, a restart of the driver) is refused: Write's links would
 // mix with, or replace, files that are not secretfs's.
 func MountTmpfs(dir string) error {
+	_, err := MountOwnTmpfs(dir)
+	return err
+}
+
+// MountOwnTmpfs is MountTmpfs that also says whether dir was empty (fresh);
+// false: it holds what Write made before.
+func MountOwnTmpfs(dir string) (fresh bool, err error) {
 	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
+		return false, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", dir, err)
+		return false, fmt.Errorf("listing %s: %w", dir, err)
 	}
 	for _, e := range entries {
 		if !written(dir, e.Name()) {
-			return fmt.Errorf("%w: %s already holds %q; secretfs writes its files only into an empty directory here (no tmpfs): choose another target",
+			return false, fmt.Errorf("%w: %s already holds %q; secretfs writes its files only into an empty directory here (no tmpfs): choose another target",
 				ErrMountPoint, dir, e.Name())
 		}
 	}
-	return nil
+	return len(entries) == 0, nil
 }
 
 // Unmount removes what Write put in dir and keeps dir itself, which on
@@ -62,3 +71,6 @@ func Unmount(dir string) error {
 func written(dir, n string) bool {
 	return n == dataLink || stale(dir, n)
 }
+
+// IsOwnTmpfs is false: nothing is mounted here.
+func IsOwnTmpfs(*mountinfo.Info) bool { return false }
