@@ -63,7 +63,16 @@ func newNodeWithCache(t *testing.T, c *cache.Cache, tr *http.Client) *volume.Nod
 
 func (f *fixture) params(t *testing.T) *vault.Params {
 	t.Helper()
-	p, err := vault.ParseParameters(map[string]string{
+	p, err := vault.ParseParameters(f.paramMap())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// paramMap is the SecretProviderClass's spec.parameters.
+func (f *fixture) paramMap() map[string]string {
+	return map[string]string{
 		"keyvaultName":     vaultName,
 		"tenantID":         f.kv.TenantID(),
 		"cloudName":        "AzureStackCloud",
@@ -78,11 +87,7 @@ func (f *fixture) params(t *testing.T) *vault.Params {
     objectAlias: token
     filePermission: "0600"
 `,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return p
 }
 
 func (f *fixture) request(t *testing.T, target, clientID, secret string) csi.MountRequest {
