@@ -2,12 +2,15 @@ package volume
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
 
+	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/files"
 )
 
@@ -27,6 +30,9 @@ func (filesBackend) Name() string { return "files" }
 // a taken-up one keeps serving what it served.
 func (filesBackend) Mount(target string, v *Volume) (Mounted, error) {
 	fresh, err := files.MountOwnTmpfs(target)
+	if errors.Is(err, files.ErrMountPoint) {
+		return nil, fmt.Errorf("%w: %w", csi.ErrTargetUnusable, err)
+	}
 	if err != nil {
 		return nil, err
 	}
