@@ -42,6 +42,7 @@ func precondition(format string, args ...any) error {
 
 // codeOf chooses the gRPC code for err. Tagged errors keep their code;
 // errors from the Mounter are classified by their vault class:
+// a target path that cannot take a volume is FailedPrecondition,
 // a missing grant is PermissionDenied, a missing object FailedPrecondition
 // (NotFound would claim the volume ID is unknown), a bad object
 // InvalidArgument, throttling and outages Unavailable (kubelet retries).
@@ -58,6 +59,8 @@ func codeOf(err error) codes.Code {
 		return codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		return codes.Canceled
+	case errors.Is(err, ErrTargetUnusable):
+		return codes.FailedPrecondition
 	case errors.Is(err, vault.ErrAccessDenied):
 		return codes.PermissionDenied
 	case errors.Is(err, vault.ErrNotFound):

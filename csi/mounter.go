@@ -36,7 +36,10 @@ type Mounter interface {
 	// vault.Err* classes.
 	Mount(ctx context.Context, r MountRequest) error
 	// Unmount unmounts targetPath (also a dead FUSE mount, ENOTCONN) and
-	// removes the directory; an unknown target is not an error.
+	// removes the directory if the Mounter created it; a directory, file
+	// or someone else's mount that was there before stays. An unknown
+	// target is not an error. Errors wrapping ErrTargetUnusable (from
+	// Mount) are answered FailedPrecondition.
 	Unmount(ctx context.Context, targetPath string) error
 }
 

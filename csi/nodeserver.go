@@ -45,12 +45,9 @@ func (s *NodeServer) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpub
 }
 
 func (s *NodeServer) unpublish(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) error {
-	if req.GetVolumeId() == "" {
-		return invalidArg("volume_id: missing")
-	}
-	target := req.GetTargetPath()
-	if target == "" {
-		return invalidArg("target_path: missing")
+	target, err := validateUnpublish(req)
+	if err != nil {
+		return err
 	}
 	if !s.locks.tryLock(target) {
 		return withCode(codes.Aborted, "operation pending for target %s", target)

@@ -1,8 +1,17 @@
 package csi
 
 import (
+	"errors"
+	"path/filepath"
+
 	"github.com/container-storage-interface/spec/lib/go/csi"
 )
+
+// ErrTargetUnusable is wrapped by a Mounter's error when the target path
+// cannot take a volume: it is not a directory, or something secretfs did
+// not mount is mounted there. codeOf answers FailedPrecondition: the node
+// must change, not the request.
+var ErrTargetUnusable = errors.New("target path unusable")
 
 // publishRequest is a NodePublishVolume request that passed validation.
 type publishRequest struct {
@@ -22,8 +31,10 @@ func validatePublish(req *csi.NodePublishVolumeRequest) (publishRequest, error) 
 	switch {
 	case r.volumeID == "":
 		return r, invalidArg("volume_id: missing")
-	case r.target == "":
-		return r, invalidArg("target_path: missing")
+	}
+	var err error
+	if r.target, err = validateTarget(req.GetTargetPath()); err != nil {
+		return r, err
 	}
 	if err := validateCapability(req.GetVolumeCapability()); err != nil {
 		return r, err
@@ -44,6 +55,28 @@ func validatePublish(req *csi.NodePublishVolumeRequest) (publishRequest, error) 
 		return r, invalidArg("volume_context: %s missing; the CSIDriver object needs podInfoOnMount: true", keyPodName)
 	}
 	return r, nil
+}
+
+// validateUnpublish checks a NodeUnpublishVolume request and returns its
+// target path, clean.
+func validateUnpublish(req *csi.NodeUnpublishVolumeRequest) (string, error) {
+	if req.GetVolumeId() == "" {
+		return "", invalidArg("volume_id: missing")
+	}
+	return validateTarget(req.GetTargetPath())
+}
+
+// validateTarget returns target in its clean form: "/x/t/" and "/x/t" are
+// one target, with one lock, one mount and one state entry (the unclean
+// variant stacked a second mount).
+func validateTarget(target string) (string, error) {
+	switch {
+	case target == "":
+		return "", invalidArg("target_path: missing")
+	case !filepath.IsAbs(target):
+		return "", invalidArg("target_path %q: must be an absolute path", target)
+	}
+	return filepath.Clean(target), nil
 }
 
 // validateCapability accepts a mount volume in a single-node mode or a

@@ -77,20 +77,37 @@ func start(target string, served bool, files []File, src Source, opts Options) (
 	}
 	m := newMount(target, served, srv, t)
 	if err := srv.WaitMount(); err != nil {
-		m.cancel()
+		m.abandon()
 		return nil, fmt.Errorf("fusefs: mount %s: waiting for the kernel: %w", target, err)
 	}
 	if served {
 		return m, nil
 	}
 	if m.dev, err = makeReadOnly(target); err != nil {
-		if syscall.Unmount(target, 0) == nil {
-			m.Wait()
-		}
+		m.abandon()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", target, err)
 	}
 	m.touches = newToucher(m.touchAt, m.logTouch, m.done)
 	return m, nil
+}
+
+// abandon undoes a mount that failed after mount(2) (e.g. a target that is
+// a regular file: the kernel mounts over it and INIT then fails), so no
+// half-made, read-write mount is left over the target. A served
+// connection's mount belongs to its owner, who unmounts it; its server
+// only stops.
+func (m *Server) abandon() {
+	m.cancel()
+	if m.served {
+		return
+	}
+	if err := syscall.Unmount(m.target, 0); err != nil {
+		// Busy (something opened it meanwhile): detach it all the same.
+		if syscall.Unmount(m.target, syscall.MNT_DETACH) != nil {
+			return // not mounted after all: nothing to wait for
+		}
+	}
+	m.Wait()
 }
 
 // publicFlags are the flags of the mount everyone sees.

@@ -2,11 +2,12 @@ package volume
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // Backend puts a volume's files at a target directory: the FUSE filesystem,
@@ -26,9 +27,27 @@ type Mounted interface {
 	Unmount() error
 }
 
+// owner is a Backend whose mounts outlive the process that made them (the
+// files backend's tmpfs; FUSE mounts the keeper holds): a later process
+// finds one at its target and must tell it from anything else mounted
+// there, which secretfs never writes into, covers or unmounts.
+type owner interface {
+	// owns reports whether mnt, the file system mounted at target, is one
+	// of this backend's, to be taken up again by Mount.
+	owns(target string, mnt *mountinfo.Info) (bool, error)
+	// unmountAt unmounts this backend's mount at target, which an
+	// earlier process made (only its own; the directory stays).
+	unmountAt(target string) error
+}
+
 // NewBackend chooses the backend by name: "fuse", "files", or "auto" (FUSE
 // where /dev/fuse can be opened, else files).
 func NewBackend(name string, fuse FuseOptions) (Backend, error) {
+	return newBackend(name, fuse, fuseAvailable)
+}
+
+// newBackend is NewBackend with the test for /dev/fuse given.
+func newBackend(name string, fuse FuseOptions, fuseAvailable func() bool) (Backend, error) {
 	switch name {
 	case "fuse":
 		return newFuseBackend(fuse)
@@ -56,35 +75,25 @@ func fuseAvailable() bool {
 }
 
 // Show opens nothing: it mounts an already opened volume at target, creating
-// the directory if needed. On failure target is left as it was found.
+// the directory if needed (see prepareTarget for what it refuses). On
+// failure target is left as it was found; the returned Mounted's Unmount
+// removes the directory too if Show created it.
 func Show(ctx context.Context, b Backend, target string, v *Volume) (Mounted, error) {
-	created, err := ensureDir(target)
+	target, err := cleanTarget(target)
 	if err != nil {
 		return nil, err
 	}
+	created, err := prepareTarget(b, target)
+	if err != nil {
+		return nil, fmt.Errorf("mounting %s backend: %w", b.Name(), err)
+	}
 	m, err := b.Mount(target, v)
 	if err != nil {
-		if created {
-			os.Remove(target)
+		if rerr := releaseTarget(target, created); rerr != nil {
+			slog.Warn("removing the target after a failed mount", "target", target, "err", rerr)
 		}
 		return nil, fmt.Errorf("mounting %s backend at %s: %w", b.Name(), target, err)
 	}
 	v.OnChange(m.Changed)
-	return m, nil
-}
-
-// ensureDir creates target (not its parents: kubelet creates those) and says
-// whether it did, so a failed mount can put things back.
-func ensureDir(target string) (bool, error) {
-	if !filepath.IsAbs(target) {
-		return false, fmt.Errorf("target path %q is not absolute", target)
-	}
-	err := os.Mkdir(target, 0o750)
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, os.ErrExist) {
-		return false, nil
-	}
-	return false, err
+	return &shown{Mounted: m, target: target, created: created}, nil
 }

@@ -3,32 +3,58 @@ package volume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
+
+	"github.com/secretfs/secretfs/csi"
 	"github.com/secretfs/secretfs/files"
 )
 
-// filesBackend writes the volume's files into a tmpfs at the target with the
-// atomic `..data` swap kubelet's AtomicWriter uses, and rewrites the whole set
-// when any file changes.
+// filesBackend writes the volume's files into a tmpfs of its own mounted
+// over the target, with the atomic `..data` swap kubelet's AtomicWriter
+// uses, and rewrites the whole set when any file changes. The target
+// directory's own content stays underneath, untouched.
 type filesBackend struct{}
+
+var _ owner = filesBackend{}
 
 func (filesBackend) Name() string { return "files" }
 
+// Mount mounts a fresh tmpfs at target, or takes up the one an earlier
+// process mounted there (prepareTarget refused anything else), and writes
+// the volume into it. On failure it unmounts only a tmpfs it mounted now:
+// a taken-up one keeps serving what it served.
 func (filesBackend) Mount(target string, v *Volume) (Mounted, error) {
-	if err := files.MountTmpfs(target); err != nil {
+	fresh, err := files.MountOwnTmpfs(target)
+	if errors.Is(err, files.ErrMountPoint) {
+		return nil, fmt.Errorf("%w: %w", csi.ErrTargetUnusable, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	m := &filesMount{target: target, v: v}
 	if err := m.write(context.Background()); err != nil {
-		files.Unmount(target)
+		if fresh {
+			if uerr := files.Unmount(target); uerr != nil {
+				slog.Warn("unmounting the tmpfs of a failed mount", "target", target, "err", uerr)
+			}
+		}
 		return nil, err
 	}
 	return m, nil
 }
+
+// owns: a tmpfs files.MountTmpfs mounted (by its source).
+func (filesBackend) owns(_ string, mnt *mountinfo.Info) (bool, error) {
+	return files.IsOwnTmpfs(mnt), nil
+}
+
+func (filesBackend) unmountAt(target string) error { return files.Unmount(target) }
 
 type filesMount struct {
 	target string
@@ -63,4 +89,5 @@ func (m *filesMount) Changed(string) {
 	}
 }
 
+// Unmount unmounts the tmpfs; the directory and what it held stay.
 func (m *filesMount) Unmount() error { return files.Unmount(m.target) }

@@ -1,6 +1,7 @@
 package volume_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,11 +23,11 @@ func TestHistoryDirectoryGrows(t *testing.T) {
 			m := newManager(t, f, backend)
 			target := filepath.Join(t.TempDir(), "mnt")
 			r := f.request(t, target, clientA, f.secretA)
-			p, err := vault.ParseParameters(map[string]string{
+			p, err := vault.ParseParameters(context.Background(), map[string]string{
 				"keyvaultName": vaultName, "tenantID": f.kv.TenantID(),
 				"cloudName": "AzureStackCloud", "cloudEnvFileName": f.kv.CloudEnvFile(),
 				"objects": "array:\n  - |\n    objectName: rotating\n    objectType: secret\n    objectVersionHistory: 3\n",
-			})
+			}, f.parseOptions())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/secretfs/secretfs/csi"
@@ -52,13 +53,40 @@ func (b keeperBackend) Mount(target string, v *Volume) (Mounted, error) {
 	return b.mountMemo(target, v, nil)
 }
 
+// name is the FUSE file system name the keeper mounts with.
+func (b keeperBackend) name() string {
+	if b.opts.Name == "" {
+		return "secretfs"
+	}
+	return b.opts.Name
+}
+
+var _ owner = keeperBackend{}
+
+// owns: a secretfs FUSE mount the keeper holds (this process's
+// predecessor's), which Mount takes over.
+func (b keeperBackend) owns(target string, mnt *mountinfo.Info) (bool, error) {
+	if mnt.FSType != "fuse."+b.name() {
+		return false, nil
+	}
+	list, err := b.client.List()
+	if err != nil {
+		return false, fmt.Errorf("asking the keeper whether it holds the mount at %s: %w", target, err)
+	}
+	for _, mi := range list {
+		if mi.Target == target {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// unmountAt asks the keeper to unmount target (its own, or a dead one).
+func (b keeperBackend) unmountAt(target string) error { return b.client.Unmount(target) }
+
 // mountMemo is Mount that also gives the keeper memo (nil: keep the old).
 func (b keeperBackend) mountMemo(target string, v *Volume, memo []byte) (Mounted, error) {
-	name := b.opts.Name
-	if name == "" {
-		name = "secretfs"
-	}
-	fd, err := b.connect(target, name, memo)
+	fd, err := b.connect(target, b.name(), memo)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +153,16 @@ type memo struct {
 type memoBackend struct {
 	keeperBackend
 	memo []byte
+	kept bool // the keeper held the target when this process started
+}
+
+// owns: what the keeper held at start (Resume listed it: no need to ask
+// again for each of hundreds of kept mounts), or holds now.
+func (b memoBackend) owns(target string, mnt *mountinfo.Info) (bool, error) {
+	if b.kept && mnt.FSType == "fuse."+b.name() {
+		return true, nil
+	}
+	return b.keeperBackend.owns(target, mnt)
 }
 
 func (b memoBackend) Mount(target string, v *Volume) (Mounted, error) {
@@ -142,7 +180,10 @@ func (m *Manager) backendFor(r csi.MountRequest) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the keeper memo of %s: %w", r.TargetPath, err)
 	}
-	return memoBackend{keeperBackend: kb, memo: b}, nil
+	m.mu.Lock()
+	kept := m.kept[r.TargetPath]
+	m.mu.Unlock()
+	return memoBackend{keeperBackend: kb, memo: b, kept: kept}, nil
 }
 
 // remember gives the keeper a new memo of r (a republish: its credentials
@@ -183,6 +224,11 @@ func (m *Manager) Resume(ctx context.Context, log *slog.Logger) (kept []string, 
 		errs []error
 		sem  = make(chan struct{}, 8) // Key Vault fetches in flight, per mount
 	)
+	m.mu.Lock()
+	for _, mi := range list {
+		m.kept[mi.Target] = true
+	}
+	m.mu.Unlock()
 	for _, mi := range list {
 		kept = append(kept, mi.Target)
 		wg.Add(1)

@@ -2,10 +2,7 @@ package volume
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 
 	mountutils "k8s.io/mount-utils"
@@ -22,6 +19,10 @@ type Manager struct {
 	mu       sync.Mutex
 	mounts   map[string]*mounted // by target path; guarded by mu
 	observer Observer            // guarded by mu; nil = none
+	// kept holds the targets the keeper held when this process started
+	// (Resume): mounts of ours to take up again, not to refuse. Guarded
+	// by mu.
+	kept map[string]bool
 }
 
 // Observer learns about mounted volumes (the Kubernetes Secret sync
@@ -56,7 +57,7 @@ var _ csi.Mounter = (*Manager)(nil)
 // NewManager returns a Manager that opens volumes on node and shows them
 // with backend.
 func NewManager(node *Node, backend Backend) *Manager {
-	return &Manager{node: node, backend: backend, mounts: map[string]*mounted{}}
+	return &Manager{node: node, backend: backend, mounts: map[string]*mounted{}, kept: map[string]bool{}}
 }
 
 // Mount authenticates, fetches every object, then mounts at the target. A
@@ -67,6 +68,11 @@ func NewManager(node *Node, backend Backend) *Manager {
 // it was mounted with, as kubelet gives a running pod no way to see a
 // consistent new one.
 func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
+	target, err := cleanTarget(r.TargetPath)
+	if err != nil {
+		return err
+	}
+	r.TargetPath = target // "/x/t/" is "/x/t": one mount, never two stacked
 	if cur := m.lookup(r.TargetPath); cur != nil {
 		if !cur.vol.SameParams(r.Params) {
 			return fmt.Errorf("the SecretProviderClass changed since %s was mounted; the volume keeps the parameters it was mounted with: recreate the pod to pick up the change: %w",
@@ -101,13 +107,21 @@ func (m *Manager) Mount(ctx context.Context, r csi.MountRequest) error {
 	return nil
 }
 
-// Unmount removes the volume at target and the target directory. It also
-// cleans a target this process does not know: one left mounted by an
-// earlier process, or a FUSE mount whose server died (ENOTCONN).
+// Unmount removes the volume at target, and the target directory if
+// secretfs created it (see prepareTarget). It also cleans a target this
+// process does not know: one left mounted by an earlier process, or a
+// secretfs FUSE mount whose server died (ENOTCONN). Whatever else is at
+// target (a directory that was there before, a file, someone else's
+// mount) stays as it is.
 func (m *Manager) Unmount(ctx context.Context, target string) error {
+	target, err := cleanTarget(target)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
 	cur := m.mounts[target]
 	delete(m.mounts, target)
+	delete(m.kept, target)
 	o := m.observer
 	m.mu.Unlock()
 	if o != nil {
@@ -118,8 +132,23 @@ func (m *Manager) Unmount(ctx context.Context, target string) error {
 		if err := cur.m.Unmount(); err != nil {
 			return fmt.Errorf("unmounting %s: %w", target, err)
 		}
+		return nil
 	}
-	return cleanup(target)
+	return m.release(target)
+}
+
+// release cleans a target this process did not mount: it unmounts what an
+// earlier process mounted there, then removes the directory if secretfs
+// created it.
+func (m *Manager) release(target string) error {
+	at, err := probeTarget(target)
+	if err != nil {
+		return err
+	}
+	if err := releaseLeftover(m.backend, target, at); err != nil {
+		return fmt.Errorf("unmounting %s: %w", target, err)
+	}
+	return releaseTarget(target, false)
 }
 
 // Backend names the backend volumes are shown with: "fuse" or "files".
@@ -160,18 +189,4 @@ func (m *Manager) lookup(target string) *mounted {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.mounts[target]
-}
-
-// cleanup unmounts whatever is still mounted at target (including a
-// corrupted mount that answers ENOTCONN) and removes the directory. A
-// missing target is already clean.
-func cleanup(target string) error {
-	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err := mountutils.CleanupMountPoint(target, mountutils.New(""), true); err != nil {
-		slog.Warn("cleaning mount point", "target", target, "err", err)
-		return fmt.Errorf("cleaning up %s: %w", target, err)
-	}
-	return nil
 }

@@ -59,11 +59,11 @@ func (f *fixture) classOf(t *testing.T, prefix string, n int) *vault.Params {
 		f.kv.SetSecret(vaultName, name, "value-of-"+name, "")
 		fmt.Fprintf(&objs, "  - |\n    objectName: %s\n    objectType: secret\n", name)
 	}
-	p, err := vault.ParseParameters(map[string]string{
+	p, err := vault.ParseParameters(context.Background(), map[string]string{
 		"keyvaultName": vaultName, "tenantID": f.kv.TenantID(),
 		"cloudName": "AzureStackCloud", "cloudEnvFileName": f.kv.CloudEnvFile(),
 		"objects": objs.String(),
-	})
+	}, f.parseOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

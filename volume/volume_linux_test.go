@@ -63,7 +63,21 @@ func newNodeWithCache(t *testing.T, c *cache.Cache, tr *http.Client) *volume.Nod
 
 func (f *fixture) params(t *testing.T) *vault.Params {
 	t.Helper()
-	p, err := vault.ParseParameters(context.Background(), map[string]string{
+	p, err := vault.ParseParameters(context.Background(), f.paramMap(), f.parseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// parseOptions allows the emulator's cloud environment file.
+func (f *fixture) parseOptions() vault.ParseOptions {
+	return vault.ParseOptions{CloudEnvDir: filepath.Dir(f.kv.CloudEnvFile())}
+}
+
+// paramMap is the SecretProviderClass's spec.parameters.
+func (f *fixture) paramMap() map[string]string {
+	return map[string]string{
 		"keyvaultName":     vaultName,
 		"tenantID":         f.kv.TenantID(),
 		"cloudName":        "AzureStackCloud",
@@ -78,11 +92,7 @@ func (f *fixture) params(t *testing.T) *vault.Params {
     objectAlias: token
     filePermission: "0600"
 `,
-	}, vault.ParseOptions{CloudEnvDir: filepath.Dir(f.kv.CloudEnvFile())})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return p
 }
 
 func (f *fixture) request(t *testing.T, target, clientID, secret string) csi.MountRequest {
