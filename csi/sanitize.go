@@ -3,7 +3,6 @@ package csi
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -148,11 +147,14 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
+// callLevel names the methods exactly: a suffix match on "PublishVolume"
+// missed NodeUnpublishVolume ("...UnpublishVolume" has a lower-case p).
 func callLevel(method string, err error) slog.Level {
 	switch {
 	case err != nil:
 		return slog.LevelWarn
-	case strings.HasSuffix(method, "PublishVolume"):
+	case method == csi.Node_NodePublishVolume_FullMethodName,
+		method == csi.Node_NodeUnpublishVolume_FullMethodName:
 		return slog.LevelInfo
 	default:
 		return slog.LevelDebug
