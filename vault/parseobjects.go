@@ -50,8 +50,10 @@ var (
 //	    objectType: secret
 //
 // Each entry is decoded strictly (an unknown key such as `objectAlais` is an
-// error), every field is checked, and file names must be unique across the
-// volume. Errors wrap ErrInvalid and name the entry's index and field.
+// error), every field is checked, file names must be writable on every
+// node (see checkPortableName) and unique across the volume ignoring letter
+// case, and at least one object is listed. Errors wrap ErrInvalid, name the
+// entry's index and field, and are one printable line.
 func ParseObjects(s string) ([]Object, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, invalidf("objects: empty; list the Key Vault objects to mount under `array:`")
