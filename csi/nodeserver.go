@@ -45,6 +45,9 @@ func (s *NodeServer) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpub
 }
 
 func (s *NodeServer) unpublish(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) error {
+	if err := checkUnpublishLimits(req); err != nil {
+		return err
+	}
 	target, err := validateUnpublish(req)
 	if err != nil {
 		return err

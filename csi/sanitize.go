@@ -2,9 +2,10 @@ package csi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
@@ -108,7 +109,13 @@ func mapKeys(mp protoreflect.Map) []protoreflect.MapKey {
 	return keys
 }
 
-// formatSanitized renders a request or response for a log line.
+// maxLogged bounds a request or response in a log line. A real publish
+// renders to about 1 KiB; a refused oversized request (checkPublishLimits)
+// is still logged, and must not put megabytes into the log.
+const maxLogged = 8 << 10
+
+// formatSanitized renders a request or response for a log line, cut at
+// maxLogged bytes.
 func formatSanitized(v any) string {
 	m, ok := v.(proto.Message)
 	if !ok || m == nil {
@@ -118,7 +125,20 @@ func formatSanitized(v any) string {
 	if err != nil {
 		return "<unprintable>"
 	}
-	return string(b)
+	return truncate(string(b), maxLogged)
+}
+
+// truncate cuts s to at most n bytes on a character boundary and says how
+// long it was.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (truncated, %d bytes)", s[:cut], len(s))
 }
 
 // logCalls is a unary interceptor logging every call through Sanitize.
@@ -148,11 +168,14 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
+// callLevel names the methods exactly: a suffix match on "PublishVolume"
+// missed NodeUnpublishVolume ("...UnpublishVolume" has a lower-case p).
 func callLevel(method string, err error) slog.Level {
 	switch {
 	case err != nil:
 		return slog.LevelWarn
-	case strings.HasSuffix(method, "PublishVolume"):
+	case method == csi.Node_NodePublishVolume_FullMethodName,
+		method == csi.Node_NodeUnpublishVolume_FullMethodName:
 		return slog.LevelInfo
 	default:
 		return slog.LevelDebug

@@ -2,6 +2,8 @@ package csi_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -78,5 +80,47 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
+	}
+}
+
+// TestCallLevels: with the logger at Info, as the chart runs it, publish and
+// unpublish (the calls an operator traces a pod by) are logged, the probes
+// kubelet and the liveness sidecar send every few seconds are not.
+func TestCallLevels(t *testing.T) {
+	logs := &syncBuffer{}
+	e := startEnv(t, defaultClasses(), func(c *csi.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	ctx := context.Background()
+	target := e.target("levels")
+	if _, err := e.node.NodePublishVolume(ctx, publishReq(target)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.NodeUnpublishVolume(ctx, &csipb.NodeUnpublishVolumeRequest{VolumeId: "csi-0123456789abcdef", TargetPath: target}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.id.Probe(ctx, &csipb.ProbeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.NodeGetCapabilities(ctx, &csipb.NodeGetCapabilitiesRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	dec := json.NewDecoder(strings.NewReader(logs.String()))
+	for dec.More() {
+		var line struct{ Msg, Level, Method string }
+		if err := dec.Decode(&line); err != nil {
+			t.Fatalf("log line: %v\n%s", err, logs)
+		}
+		if line.Msg == "csi call" {
+			got[line.Method] = line.Level
+		}
+	}
+	want := map[string]string{
+		"/csi.v1.Node/NodePublishVolume":   "INFO",
+		"/csi.v1.Node/NodeUnpublishVolume": "INFO",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("csi calls logged at Info (-want +got):\n%s", diff)
 	}
 }

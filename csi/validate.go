@@ -27,6 +27,9 @@ func (r publishRequest) class() string { return r.pod.Namespace + "/" + r.classN
 // validatePublish checks the request before anything is touched; every
 // refusal is InvalidArgument naming the field.
 func validatePublish(req *csi.NodePublishVolumeRequest) (publishRequest, error) {
+	if err := checkPublishLimits(req); err != nil {
+		return publishRequest{}, err
+	}
 	r := publishRequest{volumeID: req.GetVolumeId(), target: req.GetTargetPath()}
 	switch {
 	case r.volumeID == "":

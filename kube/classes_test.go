@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
@@ -68,7 +69,20 @@ func create(t *testing.T, client rest.Interface, spc *kube.SecretProviderClass) 
 	if err != nil {
 		t.Fatalf("create %s/%s: %v", spc.Namespace, spc.Name, err)
 	}
+	deleteAtEnd(t, client, kube.ClassResource, spc.Namespace, spc.Name)
 	return out
+}
+
+// deleteAtEnd deletes an object when t ends (if the test has not), so the
+// test runs again in the same cluster: go test -count=N shares one API
+// server across runs, and a second create of a fixed name is AlreadyExists.
+func deleteAtEnd(t *testing.T, client rest.Interface, resource, ns, name string) {
+	t.Cleanup(func() {
+		err := client.Delete().Namespace(ns).Resource(resource).Name(name).Do(context.Background()).Error()
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete %s %s/%s: %v", resource, ns, name, err)
+		}
+	})
 }
 
 // eventually polls cond until it holds or a minute passes; watches deliver
@@ -213,6 +227,7 @@ func TestPodStatusRoundTrip(t *testing.T) {
 	if err := client.Post().Namespace("default").Resource(kube.PodStatusResource).Body(want).Do(t.Context()).Error(); err != nil {
 		t.Fatal(err)
 	}
+	deleteAtEnd(t, client, kube.PodStatusResource, want.Namespace, want.Name)
 	got := &kube.SecretProviderClassPodStatus{}
 	if err := client.Get().Namespace("default").Resource(kube.PodStatusResource).Name(want.Name).Do(t.Context()).Into(got); err != nil {
 		t.Fatal(err)

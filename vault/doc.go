@@ -7,8 +7,10 @@
 // CSI Driver's Azure provider parses here unchanged and yields the same file names
 // and the same bytes (see Fetch). Where the provider silently accepts a value that
 // later misbehaves (an invalid filePermission becoming mode 0, two objects writing
-// the same file, a misspelled key being ignored), ParseParameters refuses it with
-// an error that names the object, the field and the allowed values.
+// the same file, a misspelled key being ignored, an empty `objects` array), or
+// that some node cannot write (file names differing only in case, control or
+// bidi characters, `a:b`, `nul`), ParseParameters refuses it with an error that
+// names the object, the field and the allowed values.
 //
 // Secret hygiene: nothing in this package logs. Errors carry vault, object and
 // identity names, HTTP status codes and Key Vault / Entra ID error codes, never a

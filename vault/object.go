@@ -91,5 +91,5 @@ func checkFileName(name string) error {
 	case filepath.IsAbs(name) || !filepath.IsLocal(name):
 		return invalidf("file name %q is not a local relative name", name)
 	}
-	return nil
+	return checkPortableName(name)
 }

@@ -50,15 +50,20 @@ var (
 //	    objectType: secret
 //
 // Each entry is decoded strictly (an unknown key such as `objectAlais` is an
-// error), every field is checked, and file names must be unique across the
-// volume. Errors wrap ErrInvalid and name the entry's index and field.
+// error), every field is checked, file names must be writable on every
+// node (see checkPortableName) and unique across the volume ignoring letter
+// case, and at least one object is listed. Errors wrap ErrInvalid, name the
+// entry's index and field, and are one printable line.
 func ParseObjects(s string) ([]Object, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, invalidf("objects: empty; list the Key Vault objects to mount under `array:`")
 	}
 	var arr objectsArray
 	if err := yaml.UnmarshalStrict([]byte(s), &arr); err != nil {
-		return nil, invalidf("objects: not a YAML `array:` of object entries (each `- |` followed by the object's fields): %v", err)
+		return nil, invalidf("objects: not a YAML `array:` of object entries (each `- |` followed by the object's fields): %s", oneLine(err))
+	}
+	if len(arr.Array) == 0 {
+		return nil, invalidf("objects: no objects under `array:`; list at least one Key Vault object to mount (an empty volume is almost always a mistake)")
 	}
 	objs := make([]Object, 0, len(arr.Array))
 	for i, entry := range arr.Array {
@@ -78,7 +83,7 @@ func ParseObjects(s string) ([]Object, error) {
 func parseObject(entry string) (Object, error) {
 	var r rawObject
 	if err := yaml.UnmarshalStrict([]byte(entry), &r); err != nil {
-		return Object{}, invalidf("%v (known fields: objectName, objectType, objectVersion, objectAlias, objectEncoding, objectFormat, filePermission, objectVersionHistory)", err)
+		return Object{}, invalidf("%s (known fields: objectName, objectType, objectVersion, objectAlias, objectEncoding, objectFormat, filePermission, objectVersionHistory)", oneLine(err))
 	}
 	r.trim()
 	o, err := r.object()
@@ -109,10 +114,8 @@ func (r *rawObject) object() (Object, error) {
 	if o.Version != "" && !versionRE.MatchString(o.Version) {
 		return o, invalidf("objectVersion %q: must be a Key Vault version (letters and digits), or empty for the latest", o.Version)
 	}
-	if o.Alias != "" {
-		if err := checkFileName(o.Alias); err != nil {
-			return o, fmt.Errorf("objectAlias: %w", err)
-		}
+	if err := checkObjectFileName(o); err != nil {
+		return o, err
 	}
 	if o.Encoding, err = parseEncoding(r.ObjectEncoding, o.Type); err != nil {
 		return o, err
@@ -127,6 +130,22 @@ func (r *rawObject) object() (Object, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// checkObjectFileName checks the name the object's file gets, at parse time
+// rather than when a backend first writes it after the fetch. Without an
+// alias that is the object name: Key Vault allows "nul", Windows does not.
+func checkObjectFileName(o Object) error {
+	if o.Alias != "" {
+		if err := checkFileName(o.Alias); err != nil {
+			return fmt.Errorf("objectAlias: %w", err)
+		}
+		return nil
+	}
+	if err := checkFileName(o.Name); err != nil {
+		return fmt.Errorf("%w; set objectAlias to write the object under another file name", err)
+	}
+	return nil
 }
 
 func parseType(s string) (ObjectType, error) {
@@ -208,16 +227,24 @@ func parseHistory(s, version string) (int, error) {
 	return n, nil
 }
 
-// checkUnique refuses two objects writing the same file (or history directory);
-// the provider lets the later silently overwrite the earlier.
+// checkUnique refuses two objects writing the same file (or history
+// directory); the provider lets the later silently overwrite the earlier.
+// Names are compared case-insensitively: "db" and "DB" are two files on
+// Linux but one on Windows, and Key Vault itself treats them as one name.
 func checkUnique(objs []Object) error {
 	seen := make(map[string]int, len(objs))
 	for i, o := range objs {
 		name := o.FileName()
-		if j, ok := seen[name]; ok {
+		key := foldKey(name)
+		j, ok := seen[key]
+		switch {
+		case !ok:
+			seen[key] = i
+		case objs[j].FileName() == name:
 			return invalidf("objects[%d] and objects[%d] both write the file %q; give one an objectAlias", j, i, name)
+		default:
+			return invalidf("objects[%d] and objects[%d] write the files %q and %q, which differ only in letter case: on Windows and case-insensitive file systems one overwrites the other; give one an objectAlias", j, i, objs[j].FileName(), name)
 		}
-		seen[name] = i
 	}
 	return nil
 }

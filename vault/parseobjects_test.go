@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -47,7 +48,10 @@ func TestParseObjects(t *testing.T) {
 			[]Object{{Name: "a", Type: TypeKey, Format: "pem", FileMode: 0o644}}},
 		{"same name, different aliases", []string{"objectName: a\nobjectType: secret", "objectName: a\nobjectType: secret\nobjectAlias: a-hex\nobjectEncoding: hex"},
 			[]Object{{Name: "a", Type: TypeSecret, Encoding: "utf-8", Format: "pem", FileMode: 0o644}, {Name: "a", Alias: "a-hex", Type: TypeSecret, Encoding: "hex", Format: "pem", FileMode: 0o644}}},
-		{"empty array", nil, []Object{}},
+		{"non-ASCII alias", []string{"objectName: a\nobjectType: secret\nobjectAlias: pässwort-ключ.txt"},
+			[]Object{{Name: "a", Alias: "pässwort-ключ.txt", Type: TypeSecret, Encoding: "utf-8", Format: "pem", FileMode: 0o644}}},
+		{"reserved word inside a name", []string{"objectName: console\nobjectType: secret\nobjectAlias: nul-device.conf"},
+			[]Object{{Name: "console", Alias: "nul-device.conf", Type: TypeSecret, Encoding: "utf-8", Format: "pem", FileMode: 0o644}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +104,44 @@ func TestParseObjectsRefuses(t *testing.T) {
 		{"history not a number", objectsYAML("objectName: a\nobjectType: secret\nobjectVersionHistory: 1.5"), []string{"objectVersionHistory \"1.5\""}},
 		{"history with version", objectsYAML("objectName: a\nobjectType: secret\nobjectVersion: abc\nobjectVersionHistory: 2"), []string{"objectVersionHistory 2 with objectVersion \"abc\""}},
 		{"version with slash", objectsYAML("objectName: a\nobjectType: secret\nobjectVersion: ../x"), []string{"objectVersion \"../x\""}},
+		{"empty array", "array: []", []string{"objects:", "no objects", "at least one"}},
+		{"array without entries", objectsYAML(), []string{"objects:", "no objects"}},
+		{"no array key", "{}", []string{"objects:", "no objects"}},
+		{"alias newline", aliasYAML(`"a\nb"`), []string{"objects[1]", "objectAlias", `"a\nb"`, "control"}},
+		{"alias ESC", aliasYAML(`"a\eb"`), []string{"objects[1]", "objectAlias", "control"}},
+		{"alias DEL", aliasYAML(`"a\x7fb"`), []string{"objects[1]", "objectAlias", "control"}},
+		{"alias C1 control", aliasYAML(`"a\x85b"`), []string{"objects[1]", "objectAlias"}},
+		{"alias right-to-left override", aliasYAML(`"invoice\u202Efdp.sh"`), []string{"objects[1]", "objectAlias", `U+202E`}},
+		{"alias left-to-right isolate", aliasYAML(`"a\u2066b"`), []string{"objects[1]", "objectAlias", `U+2066`}},
+		{"alias zero-width space", aliasYAML(`"a\u200Bb"`), []string{"objects[1]", "objectAlias", `U+200B`}},
+		{"alias byte order mark", aliasYAML(`"\uFEFFa"`), []string{"objects[1]", "objectAlias", `U+FEFF`}},
+		{"alias line separator", aliasYAML(`"a\u2028b"`), []string{"objects[1]", "objectAlias", `U+2028`}},
+		{"alias colon", aliasYAML("a:b"), []string{"objects[1]", "objectAlias", `"a:b"`, "Windows"}},
+		{"alias less than", aliasYAML("'a<b'"), []string{"objects[1]", "objectAlias", `'<'`}},
+		{"alias greater than", aliasYAML("'a>b'"), []string{"objects[1]", "objectAlias", `'>'`}},
+		{"alias quote", aliasYAML(`'a"b'`), []string{"objects[1]", "objectAlias"}},
+		{"alias pipe", aliasYAML("'a|b'"), []string{"objects[1]", "objectAlias", `'|'`}},
+		{"alias question mark", aliasYAML("'a?b'"), []string{"objects[1]", "objectAlias", `'?'`}},
+		{"alias star", aliasYAML("'a*b'"), []string{"objects[1]", "objectAlias", `'*'`}},
+		{"alias CON", aliasYAML("CON"), []string{"objects[1]", "objectAlias", `"CON"`, "reserved"}},
+		{"alias nul with extension", aliasYAML("nul.txt"), []string{"objects[1]", "objectAlias", "reserved"}},
+		{"alias com1", aliasYAML("com1"), []string{"objects[1]", "objectAlias", "reserved"}},
+		{"alias LPT9 with extension", aliasYAML("LPT9.log"), []string{"objects[1]", "objectAlias", "reserved"}},
+		{"alias superscript COM", aliasYAML("COM\u00b9"), []string{"objects[1]", "objectAlias", "reserved"}},
+		{"alias CONIN$", aliasYAML("conin$"), []string{"objects[1]", "objectAlias", "reserved"}},
+		{"alias trailing dot", aliasYAML("secret."), []string{"objects[1]", "objectAlias", "end with"}},
+		{"object name reserved on Windows", objectsYAML("objectName: a\nobjectType: secret", "objectName: aux\nobjectType: secret"),
+			[]string{"objects[1]", `objectName "aux"`, "reserved", "objectAlias"}},
+		{"names differing in case", objectsYAML("objectName: db\nobjectType: secret", "objectName: DB\nobjectType: key"),
+			[]string{"objects[0] and objects[1]", `"db"`, `"DB"`, "letter case", "objectAlias"}},
+		{"aliases differing in case", objectsYAML("objectName: a\nobjectType: secret\nobjectAlias: tls.crt", "objectName: b\nobjectType: secret\nobjectAlias: TLS.CRT"),
+			[]string{"objects[0] and objects[1]", "letter case"}},
+		{"alias differs in case from history dir", objectsYAML("objectName: a\nobjectType: secret", "objectName: b\nobjectType: secret\nobjectVersionHistory: 2\nobjectAlias: hist", "objectName: c\nobjectType: secret\nobjectAlias: HIST"),
+			[]string{"objects[1] and objects[2]", "letter case"}},
+		{"Kelvin sign folds to k", objectsYAML("objectName: k\nobjectType: secret", "objectName: b\nobjectType: secret\nobjectAlias: \"\u212A\""),
+			[]string{"objects[0] and objects[1]", "letter case"}},
+		{"hostile key quoted on one line", objectsYAML("objectName: a\nobjectType: secret\n\"x\\u202e\\ny\": 1\nobjectAlais: b"),
+			[]string{"objects[0]", `x\u202e\ny`, "objectAlais", "known fields"}},
 		{"second entry named in error", objectsYAML("objectName: a\nobjectType: secret", "objectName: b\nobjectType: blob"), []string{"objects[1]", "objectName \"b\""}},
 	}
 	for _, tt := range tests {
@@ -116,7 +158,25 @@ func TestParseObjectsRefuses(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
+			assertPrintable(t, err.Error())
 		})
+	}
+}
+
+// aliasYAML is an objects value whose second entry has the given objectAlias
+// (a YAML scalar as written), so errors must name objects[1].
+func aliasYAML(alias string) string {
+	return objectsYAML("objectName: a\nobjectType: secret", "objectName: b\nobjectType: secret\nobjectAlias: "+alias)
+}
+
+// assertPrintable fails if an error message carries a raw control or format
+// character: a newline would forge log lines, an RLO would reorder them.
+func assertPrintable(t *testing.T, msg string) {
+	t.Helper()
+	for _, r := range msg {
+		if r != ' ' && !unicode.IsPrint(r) {
+			t.Errorf("error %q holds the raw character %U", msg, r)
+		}
 	}
 }
 
@@ -153,6 +213,11 @@ func TestCheckFileName(t *testing.T) {
 		{"tls.crt", true}, {"my_secret.json", true}, {".hidden", true}, {"a.b.c", true}, {strings.Repeat("x", 255), true},
 		{"", false}, {".", false}, {"..", false}, {"a..", false}, {"../a", false}, {"a/b", false}, {"/a", false},
 		{`a\b`, false}, {"a\x00", false}, {strings.Repeat("x", 256), false},
+		{"ünïcödé", true}, {"console", true}, {"nul-x", true}, {"com10", true}, {"lpt", true}, {"a b", true}, {"-a", true},
+		{"a\nb", false}, {"a\tb", false}, {"a\x1b[31m", false}, {"a\u202eb", false}, {"a\u200db", false}, {"a\xffb", false},
+		{"a:b", false}, {"a<b", false}, {"a>b", false}, {`a"b`, false}, {"a|b", false}, {"a?b", false}, {"a*b", false},
+		{"CON", false}, {"prn", false}, {"Aux.json", false}, {"NUL", false}, {"nul .txt", false}, {"COM0", false}, {"lpt5.x", false},
+		{"CONOUT$", false}, {"a.", false}, {"a ", false},
 	}
 	for _, tt := range tests {
 		err := checkFileName(tt.name)

@@ -91,6 +91,17 @@ func decode(t *testing.T, doc string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
+// deleteAtEnd deletes an object when t ends, so the test runs again in the
+// same cluster: go test -count=N shares one API server across runs, and a
+// second create of a fixed name is AlreadyExists.
+func deleteAtEnd(t *testing.T, name string, del func(context.Context, string, metav1.DeleteOptions) error) {
+	t.Cleanup(func() {
+		if err := del(context.Background(), name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete %s: %v", name, err)
+		}
+	})
+}
+
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -105,6 +116,9 @@ func TestSecretProviderClassRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating the upstream example: %v", err)
 	}
+	deleteAtEnd(t, want.GetName(), func(c context.Context, n string, o metav1.DeleteOptions) error {
+		return shared.Dynamic.Resource(spcGVR).Namespace("default").Delete(c, n, o)
+	})
 	for _, gvr := range []schema.GroupVersionResource{spcGVR, spcAlpha} {
 		got, err := shared.Dynamic.Resource(gvr).Namespace("default").Get(ctx(t), "azure-kvname", metav1.GetOptions{})
 		if err != nil {
@@ -163,6 +177,9 @@ status:
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteAtEnd(t, want.GetName(), func(c context.Context, n string, o metav1.DeleteOptions) error {
+		return shared.Dynamic.Resource(podGVR).Namespace("default").Delete(c, n, o)
+	})
 	got, err := shared.Dynamic.Resource(podGVR).Namespace("default").Get(ctx(t), want.GetName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +215,7 @@ func TestRBACIsEnforced(t *testing.T) {
 	if _, err := shared.Client.CoreV1().ServiceAccounts("default").Create(c, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleteAtEnd(t, sa.Name, shared.Client.CoreV1().ServiceAccounts("default").Delete)
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"https://kubernetes.default.svc.cluster.local"}}}
 	tok, err := shared.Client.CoreV1().ServiceAccounts("default").CreateToken(c, "nobody", req, metav1.CreateOptions{})
 	if err != nil {

@@ -74,7 +74,7 @@ type env struct {
 func newEnv(t *testing.T, c *kubetest.Cluster, ttl time.Duration) *env {
 	t.Helper()
 	c.ApplyCRDs(t)
-	e := &env{t: t, c: c, kv: emulatortest.Start(t), ns: namespaceFor(t), ttl: ttl}
+	e := &env{t: t, c: c, kv: emulatortest.Start(t), ttl: ttl}
 	e.kv.AddServicePrincipal(clientID, clientSec)
 	e.kv.Grant(clientID, vaultName, emulator.Read)
 	var err error
@@ -86,10 +86,15 @@ func newEnv(t *testing.T, c *kubetest.Cluster, ttl time.Duration) *env {
 	}
 	e.classes.Start(context.Background())
 	t.Cleanup(func() { e.classes.Close() })
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx(t), ns, metav1.CreateOptions{}); err != nil {
+	// GenerateName: a namespace is never deleted here (no namespace
+	// controller runs), so a fixed name fails the test's second run in the
+	// same cluster (go test -count=N).
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: namespaceFor(t) + "-"}}
+	created, err := c.Client.CoreV1().Namespaces().Create(ctx(t), ns, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
+	e.ns = created.Name
 	return e
 }
 
