@@ -53,6 +53,8 @@ type Keeper struct {
 	once func(func())  // closes quit once
 	wg   sync.WaitGroup
 	done chan struct{} // closed when the keeper stopped (Close or handover)
+	// ending counts unmounted connections waiting for their end (release).
+	ending sync.WaitGroup
 
 	// mu guards conns and serialises mounts, unmounts and the handover.
 	mu    sync.Mutex
@@ -119,15 +121,22 @@ func (k *Keeper) Close() error {
 	var errs []error
 	conns := k.conns
 	k.conns = map[string]*conn{}
-	if !k.handedOver {
+	handedOver := k.handedOver
+	if !handedOver {
 		for t := range conns {
 			errs = append(errs, unmount(t))
 		}
 	}
 	k.mu.Unlock()
 	for _, c := range conns {
-		c.wg.Wait()
+		if handedOver {
+			c.wg.Wait() // stopped by the handover
+			continue
+		}
+		k.ending.Add(1)
+		go func() { defer k.ending.Done(); c.release(endWait) }()
 	}
+	k.ending.Wait()
 	k.ln.Close()
 	k.finish()
 	return errors.Join(errs...)
@@ -286,10 +295,24 @@ func (k *Keeper) unmount(target string) error {
 	if c == nil {
 		return unmountDead(target)
 	}
-	err := unmount(target)
-	c.wg.Wait()
-	return err
+	if err := unmount(target); err != nil {
+		k.mu.Lock()
+		if k.conns[target] == nil && !k.handedOver {
+			k.conns[target] = c // still mounted: still ours
+		}
+		k.mu.Unlock()
+		return err
+	}
+	k.ending.Add(1)
+	go func() { defer k.ending.Done(); c.release(endWait) }()
+	return nil
 }
+
+// endWait bounds how long an unmounted connection may live on before the
+// keeper aborts it. The kernel ends it at once when the unmounted mount was
+// its last; a copy in another mount namespace (a container runtime's,
+// another pod's) keeps it alive for good.
+const endWait = 2 * time.Second
 
 // watchdog drops servers that leave a request unanswered past HungAfter.
 func (k *Keeper) watchdog() {
