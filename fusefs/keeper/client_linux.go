@@ -115,8 +115,16 @@ func (c *Client) dial(req message) (*net.UnixConn, error) {
 	}
 	uc.SetDeadline(time.Now().Add(requestTimeout))
 	if err := send(uc, req); err != nil {
+		// A keeper that refused the request before reading all of it (a
+		// keeper of protocol 1 reads one record; a refused peer is told
+		// why at once) answered why, then closed.
+		if _, _, aerr := c.answer(uc, req.Op, req.Target); aerr != nil && !errors.Is(aerr, errPeerClosed) && !errors.Is(aerr, os.ErrDeadlineExceeded) {
+			err = aerr
+		} else {
+			err = fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+		}
 		uc.Close()
-		return nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+		return nil, err
 	}
 	return uc, nil
 }

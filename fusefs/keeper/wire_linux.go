@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 
@@ -205,6 +206,9 @@ func readRecord(c *net.UnixConn, buf []byte) (message, []*os.File, error) {
 	var m message
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	if errors.Is(err, io.EOF) {
+		err = errPeerClosed
+	}
 	if err != nil {
 		return m, nil, fmt.Errorf("reading a control message: %w", err)
 	}
