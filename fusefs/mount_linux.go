@@ -14,6 +14,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/secretfs/secretfs/fusefs/fusectl"
 )
 
 // Server is one served secretfs file system: a mount made by Mount, or a
@@ -246,7 +248,9 @@ func (m *Server) touchAt(p string, mtime time.Time) error {
 
 // Unmount unmounts the file system and waits for the server to stop. It is
 // idempotent, and a no-op if the mount was already unmounted from outside.
-// It fails while files on the mount are open (the kernel says EBUSY).
+// It fails while files on the mount are open (the kernel says EBUSY). A
+// connection another mount namespace keeps alive is aborted (awaitEnd):
+// Unmount returns within a bound either way.
 func (m *Server) Unmount() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -266,9 +270,37 @@ func (m *Server) Unmount() error {
 		}
 		return fmt.Errorf("fusefs: unmount %s: %w", m.target, err)
 	}
-	<-m.done
 	m.unmounted = true
+	m.awaitEnd()
 	return nil
+}
+
+// endWait bounds how long an unmounted connection may live on before it
+// is aborted. The kernel ends it at once when the unmounted mount was its
+// last; a copy in another mount namespace keeps it alive for good.
+const endWait = 2 * time.Second
+
+// awaitEnd waits for the server to stop after the umount. When another
+// mount namespace still holds a copy of the mount, the kernel never ends
+// the connection: after endWait it is aborted through fusectl, so the
+// server stops and the copies answer ENOTCONN instead of being served by a
+// process that has forgotten the volume.
+func (m *Server) awaitEnd() {
+	select {
+	case <-m.done:
+		return
+	case <-time.After(endWait):
+	}
+	log.Printf("fusefs: %s: the connection outlived its unmount (a copy of the mount in another mount namespace): aborting it", m.target)
+	if err := fusectl.Abort(m.dev); err != nil {
+		log.Printf("fusefs: %s: %v; the server stops when the last copy is unmounted", m.target, err)
+		return
+	}
+	select {
+	case <-m.done:
+	case <-time.After(endWait):
+		log.Printf("fusefs: %s: the server has not stopped %v after its connection was aborted", m.target, endWait)
+	}
 }
 
 func (m *Server) stopped() bool {

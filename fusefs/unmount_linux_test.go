@@ -5,11 +5,13 @@ package fusefs
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,4 +133,59 @@ func learnNoPoll(t *testing.T, p string) {
 	}
 	defer syscall.Close(fd)
 	unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+}
+
+// holdCopy starts a process in a new mount namespace: it holds a copy of
+// every mount there is, as container runtimes and other pods' namespaces
+// do, so an umount here no longer ends a FUSE connection. It returns the
+// process, killed at cleanup.
+func holdCopy(t *testing.T) *os.Process {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatalf("holding a mount copy needs sleep(1): %v", err)
+	}
+	cmd := exec.Command(sleep, "600")
+	// Go makes the new namespace's mounts private (MS_REC|MS_PRIVATE), so
+	// nothing unmounted here propagates there.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting a process in a new mount namespace: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process
+}
+
+// TestUnmountWithACopyInAnotherNamespace: a copy of the mount in another
+// mount namespace keeps the connection alive after our umount; Unmount
+// still returns, the server stops, and the copy is dead (the connection
+// was aborted), not served by a process that no longer knows it.
+func TestUnmountWithACopyInAnotherNamespace(t *testing.T) {
+	requireFUSE(t)
+	dir := t.TempDir()
+	m, err := Mount(dir, sampleFiles, newMemSource(sampleData), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readString(t, filepath.Join(dir, "db-password"))
+	holder := holdCopy(t)
+	done := make(chan error, 1)
+	go func() { done <- m.Unmount() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Unmount: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Unmount did not return within 60 s: it waits for a connection another namespace holds")
+	}
+	m.Wait()
+	if isMounted(t, dir) {
+		t.Errorf("%s still mounted here", dir)
+	}
+	var st unix.Statfs_t
+	copyAt := filepath.Join("/proc", strconv.Itoa(holder.Pid), "root", dir)
+	if err := unix.Statfs(copyAt, &st); !errors.Is(err, syscall.ENOTCONN) {
+		t.Errorf("statfs of the copy in the other namespace: %v, want ENOTCONN (the connection aborted)", err)
+	}
 }

@@ -133,12 +133,25 @@ type keptMount struct {
 
 var _ Mounted = (*keptMount)(nil)
 
+// serverEndWait bounds how long Unmount waits for the server to see its
+// connection end. The keeper ends it at once, or aborts it within seconds
+// when another mount namespace still holds a copy of the mount; either
+// way the target is unmounted when the keeper answers.
+const serverEndWait = 10 * time.Second
+
 // Unmount asks the keeper to unmount; the server ends with the connection.
 func (m *keptMount) Unmount() error {
 	if err := m.client.Unmount(m.target); err != nil {
 		return err
 	}
-	m.Wait()
+	ended := make(chan struct{})
+	go func() { m.Wait(); close(ended) }() // ends with the server
+	select {
+	case <-ended:
+	case <-time.After(serverEndWait):
+		slog.Warn("the server of an unmounted kept volume has not stopped; it stops when the keeper ends its connection",
+			"target", m.target, "waited", serverEndWait)
+	}
 	return nil
 }
 

@@ -135,8 +135,11 @@ func serveNode(ctx context.Context, cfg nodeConfig, logger *slog.Logger) error {
 	}
 
 	// Mounts the keeper held across our restart are served again before
-	// kubelet can reach us; their readers only stalled.
-	kept, err := manager.Resume(ctx, logger)
+	// kubelet can reach us; their readers only stalled. The budget bounds
+	// the wait for CSI and /healthz; the rest wait for kubelet's republish.
+	rctx, cancel := context.WithTimeout(ctx, resumeBudget)
+	kept, err := manager.Resume(rctx, logger)
+	cancel()
 	if err != nil {
 		logger.Warn("some kept mounts were not resumed: kubelet's republish retries them", "err", err)
 	}
@@ -193,30 +196,65 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
+// resumeBudget bounds the resumption of the kept mounts at start.
+const resumeBudget = time.Minute
+
+const (
+	// probeWait bounds the search for dead mounts at start: a statfs of a
+	// FUSE mount whose server is away (a kept mount, when the keeper could
+	// not list it) waits for that server, for ever if none comes.
+	probeWait = 10 * time.Second
+	// probeLimit bounds the statfs calls in flight, and so the threads
+	// that hang in them.
+	probeLimit = 16
+)
+
 // forgetDeadMounts drops FUSE mounts a previous process left behind whose
 // connection is gone (their server died without a keeper, or the keeper
 // itself died): they answer ENOTCONN until unmounted. Each is counted and
 // logged: its pod must be restarted, since kubelet republishes a volume it
 // believes mounted but never remounts it. Targets the keeper holds are
-// alive (a statfs of one not resumed would wait for its server).
+// alive and not probed; the others are probed concurrently within
+// probeWait, and one whose probe does not return (a mount waiting for its
+// server) is left alone for kubelet's republish: start never waits on it.
 func forgetDeadMounts(state *csi.State, kept []string, dead prometheus.Counter, events *kube.Events, logger *slog.Logger) {
+	entries := map[string]csi.Entry{}
+	var targets []string
+	for _, e := range state.Entries() {
+		if e.Backend == "fuse" && !slices.Contains(kept, e.TargetPath) {
+			entries[e.TargetPath] = e
+			targets = append(targets, e.TargetPath)
+		}
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), probeWait)
+	states := volume.ProbeMounts(pctx, targets, probeLimit)
+	cancel()
 	// Events are best effort: all of them together may delay serving CSI
 	// by this much at most, API server or not.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, e := range state.Entries() {
-		if e.Backend != "fuse" || slices.Contains(kept, e.TargetPath) || !volume.IsDeadMount(e.TargetPath) {
-			continue
+	for _, target := range targets {
+		e := entries[target]
+		switch states[target] {
+		case volume.MountUnknown:
+			logger.Warn("could not tell whether a FUSE mount of the previous run is alive (its server may be away): left for kubelet's republish",
+				"target", target, "pod", e.Pod.Namespace+"/"+e.Pod.Name, "waited", probeWait)
+		case volume.MountDead:
+			forgetDeadMount(ctx, e, dead, events, logger)
 		}
-		dead.Inc()
-		logger.Error("found a dead FUSE mount (its server or keeper died): restart the pod to mount it again",
-			"target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name)
-		pod := kube.PodRef{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID}
-		events.Record(ctx, pod, corev1.EventTypeWarning, "SecretsVolumeLost", fmt.Sprintf("the secretfs volume %s was lost when its FUSE server or keeper died; "+
-			"restart the pod to mount it again", e.VolumeID))
-		if err := volume.UnmountDead(e.TargetPath); err != nil {
-			logger.Warn("clearing a mount of the previous run", "target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name, "err", err)
-		}
+	}
+}
+
+// forgetDeadMount counts, reports and unmounts the dead mount of e.
+func forgetDeadMount(ctx context.Context, e csi.Entry, dead prometheus.Counter, events *kube.Events, logger *slog.Logger) {
+	dead.Inc()
+	logger.Error("found a dead FUSE mount (its server or keeper died): restart the pod to mount it again",
+		"target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name)
+	pod := kube.PodRef{Namespace: e.Pod.Namespace, Name: e.Pod.Name, UID: e.Pod.UID}
+	events.Record(ctx, pod, corev1.EventTypeWarning, "SecretsVolumeLost", fmt.Sprintf("the secretfs volume %s was lost when its FUSE server or keeper died; "+
+		"restart the pod to mount it again", e.VolumeID))
+	if err := volume.UnmountDead(e.TargetPath); err != nil {
+		logger.Warn("clearing a mount of the previous run", "target", e.TargetPath, "pod", e.Pod.Namespace+"/"+e.Pod.Name, "err", err)
 	}
 }
 

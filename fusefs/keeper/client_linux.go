@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 )
 
 // Client talks to a keeper: the server side of the protocol.
@@ -48,32 +49,114 @@ func (c *Client) Unmount(target string) error {
 	return err
 }
 
-// List returns the mounts the keeper holds.
+// List returns the mounts the keeper holds. The keeper streams them one
+// message each, so their number and their memos' size have no bound but
+// memory; a keeper of control protocol 1 answers with one message.
 func (c *Client) List() ([]MountInfo, error) {
-	m, _, err := c.do(message{Op: "list"})
-	return m.Mounts, err
-}
-
-// do sends one request and reads its reply.
-func (c *Client) do(req message) (message, []*os.File, error) {
-	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: c.socket, Net: "unixpacket"})
+	uc, m, err := c.ask(message{Op: "list"})
 	if err != nil {
-		return message{}, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+		return nil, err
 	}
 	defer uc.Close()
-	if err := send(uc, req); err != nil {
-		return message{}, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+	if m.V < 2 {
+		return m.Mounts, nil // a keeper of protocol 1 answered whole
 	}
-	m, files, err := recv(uc)
-	if err == nil && m.Error != "" {
-		closeAll(files)
-		if m.Error == ErrHandedOver.Error() {
-			return m, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, ErrHandedOver)
+	var ms []MountInfo
+	for !m.End {
+		if m.Mount == nil {
+			return nil, errors.New("keeper: list: the keeper sent something other than a mount in the list")
 		}
-		return m, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, errors.New(m.Error))
+		ms = append(ms, *m.Mount)
+		if m, err = c.next(uc, "list", ""); err != nil {
+			return nil, err
+		}
 	}
+	if m.Count != len(ms) {
+		return nil, fmt.Errorf("keeper: list: got %d mounts, the keeper sent %d", len(ms), m.Count)
+	}
+	return ms, nil
+}
+
+// requestTimeout bounds one request, answer included: a keeper that does
+// not answer (stuck, or a version that cannot) fails it instead of hanging
+// the caller.
+const requestTimeout = time.Minute
+
+// do sends one request and reads its one answer.
+func (c *Client) do(req message) (message, []*os.File, error) {
+	uc, err := c.dial(req)
 	if err != nil {
-		return m, nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+		return message{}, nil, err
 	}
-	return m, files, nil
+	defer uc.Close()
+	return c.answer(uc, req.Op, req.Target)
+}
+
+// ask sends one request and reads the first message of its answer; the
+// caller reads the rest and closes the connection.
+func (c *Client) ask(req message) (*net.UnixConn, message, error) {
+	uc, err := c.dial(req)
+	if err != nil {
+		return nil, message{}, err
+	}
+	m, err := c.next(uc, req.Op, req.Target)
+	if err != nil {
+		uc.Close()
+		return nil, message{}, err
+	}
+	return uc, m, nil
+}
+
+// dial connects and sends req.
+func (c *Client) dial(req message) (*net.UnixConn, error) {
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: c.socket, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+	}
+	uc.SetDeadline(time.Now().Add(requestTimeout))
+	if err := send(uc, req); err != nil {
+		// A keeper that refused the request before reading all of it (a
+		// keeper of protocol 1 reads one record; a refused peer is told
+		// why at once) answered why, then closed.
+		if _, _, aerr := c.answer(uc, req.Op, req.Target); aerr != nil && !errors.Is(aerr, errPeerClosed) && !errors.Is(aerr, os.ErrDeadlineExceeded) {
+			err = aerr
+		} else {
+			err = fmt.Errorf("keeper: %s %s: %w", req.Op, req.Target, err)
+		}
+		uc.Close()
+		return nil, err
+	}
+	return uc, nil
+}
+
+// next reads one message without files.
+func (c *Client) next(uc *net.UnixConn, op, target string) (message, error) {
+	m, files, err := c.answer(uc, op, target)
+	closeAll(files)
+	return m, err
+}
+
+// answer reads one message of an answer and turns a failure into an error
+// that says what to do.
+func (c *Client) answer(uc *net.UnixConn, op, target string) (message, []*os.File, error) {
+	m, files, err := recv(uc)
+	switch {
+	case errors.Is(err, errPeerClosed):
+		return m, nil, fmt.Errorf("keeper: %s %s: the keeper closed the connection without a whole answer "+
+			"(a keeper of control protocol 1 does so when the answer is over ~200 KiB: upgrade the keeper; else see its log): %w", op, target, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return m, nil, fmt.Errorf("keeper: %s %s: no answer within %v: %w", op, target, requestTimeout, err)
+	case err != nil:
+		return m, nil, fmt.Errorf("keeper: %s %s: %w", op, target, err)
+	case m.Error == "":
+		return m, files, nil
+	}
+	closeAll(files)
+	if m.Error == ErrHandedOver.Error() {
+		return m, nil, fmt.Errorf("keeper: %s %s: %w", op, target, ErrHandedOver)
+	}
+	if m.V < protocol {
+		return m, nil, fmt.Errorf("keeper: %s %s: %w (the keeper speaks control protocol 1, this client %d: upgrade the keeper)", op, target, errors.New(m.Error), protocol)
+	}
+	return m, nil, fmt.Errorf("keeper: %s %s: %w", op, target, errors.New(m.Error))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,8 @@ type conn struct {
 	onEnd  func(*conn)    // called when the kernel ended the connection
 	// kernelDone is closed when the kernel reader returned.
 	kernelDone chan struct{}
+	// aborted: abort closed dev; its errors are expected.
+	aborted atomic.Bool
 
 	mu sync.Mutex
 	// init is the INIT request, kept once answered, to replay.
@@ -118,12 +121,40 @@ func (c *conn) readKernel() {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return
 		default:
-			if !errors.Is(err, unix.ENODEV) {
+			if !errors.Is(err, unix.ENODEV) && !c.aborted.Load() {
 				c.log.Warn("keeper: reading /dev/fuse", "err", err)
 			}
 			c.end()
 			return
 		}
+	}
+}
+
+// release waits up to wait for the kernel to end the connection after its
+// mount was unmounted, then aborts it if it lives on: only a copy of the
+// mount in another mount namespace keeps it alive, and nothing will serve
+// it again. Closing the keeper's /dev/fuse descriptor, the connection's
+// last, makes the kernel abort it (fuse_dev_release): the copies answer
+// ENOTCONN and the server is told by EOF. It returns when every goroutine
+// of the connection did.
+func (c *conn) release(wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.gone:
+	case <-t.C:
+		c.log.Info("keeper: the unmounted connection lives on (a copy of the mount in another mount namespace): aborting it")
+		c.abort()
+	}
+	c.wg.Wait()
+}
+
+// abort closes /dev/fuse: the kernel aborts the connection and the kernel
+// reader ends it here.
+func (c *conn) abort() {
+	c.aborted.Store(true)
+	if err := c.dev.Close(); err != nil {
+		c.log.Warn("keeper: closing /dev/fuse to abort the connection", "err", err)
 	}
 }
 
@@ -388,7 +419,7 @@ func (c *conn) account(r *request, errno int32, m []byte) []byte {
 // writeKernel writes one message to /dev/fuse. ENOENT means the request
 // was interrupted or the kernel gave up on it: nothing to do.
 func (c *conn) writeKernel(m []byte) {
-	if _, err := c.dev.Write(m); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+	if _, err := c.dev.Write(m); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !c.aborted.Load() {
 		h, _ := parseOut(m)
 		c.log.Warn("keeper: writing to /dev/fuse", "unique", h.unique, "err", err)
 	}

@@ -34,7 +34,16 @@
 // secretfs puts the mount request in it, pod credentials included, so the
 // keeper holds it only in memory (like the files' content in the kernel's
 // page cache), passes it on at a handover, never logs it, and answers only
-// its owner: the control socket is mode 0600.
+// its owner: the control socket is mode 0600 from the moment it appears,
+// and a peer that is neither root nor the keeper's user is refused
+// (SO_PEERCRED).
+//
+// # Control protocol
+//
+// Requests and answers are JSON messages over SEQPACKET; one too large for
+// a record travels in parts, and List streams one message per mount, so
+// neither the number of mounts nor a memo's size meets a limit (see
+// protocol for the compatibility with the previous version).
 //
 // # Handover
 //
@@ -43,6 +52,14 @@
 // /dev/fuse fds, the server sockets, its listening socket and its state over
 // SCM_RIGHTS. The kernel's queues stay with the open files, so neither
 // kernel nor server notices more than a pause.
+//
+// # Unmount
+//
+// An unmount is answered once the target is unmounted. A copy of the mount
+// in another mount namespace keeps the connection alive, and nothing will
+// serve it again: after a few seconds the keeper aborts it (closing its
+// /dev/fuse descriptor), so the server sees its end and the copies answer
+// ENOTCONN.
 //
 // # Limits
 //

@@ -47,7 +47,19 @@ const finishWait = time.Second
 // handover gives every connection to the keeper at the other end of c:
 // it stops reading at message boundaries, lets the server finish, sends
 // the listener, then each mount's state and fds, and waits for an ack.
-func (k *Keeper) handover(c *net.UnixConn) {
+//
+// A keeper of an older control protocol (version 1) could not read the
+// state sent in parts: it is refused before anything is given away, and
+// this keeper keeps serving.
+func (k *Keeper) handover(c *net.UnixConn, version int) {
+	if version < protocol {
+		k.cfg.Log.Error("keeper: refused to hand over to a keeper of an older control protocol", "theirs", version, "ours", protocol)
+		if err := sendWhole(c, message{Error: fmt.Sprintf("keeper: handover refused: the running keeper speaks control protocol %d, "+
+			"which this keeper (protocol 1) cannot read: use a keeper of protocol %d or later", protocol, protocol)}); err != nil {
+			k.cfg.Log.Warn("keeper: answering the refused handover", "err", err)
+		}
+		return
+	}
 	k.once(func() { close(k.quit) })
 	k.ln.SetDeadline(time.Now())
 	k.mu.Lock()
@@ -56,7 +68,10 @@ func (k *Keeper) handover(c *net.UnixConn) {
 	k.handedOver = true
 	ln, err := k.ln.File()
 	if err != nil {
-		send(c, message{Error: err.Error()})
+		k.cfg.Log.Error("keeper: handover failed: the listener", "err", err)
+		if err := send(c, message{Error: err.Error()}); err != nil {
+			k.cfg.Log.Warn("keeper: answering the failed handover", "err", err)
+		}
 		return
 	}
 	defer ln.Close()
@@ -179,7 +194,10 @@ func Takeover(cfg Config) (*Keeper, error) {
 		c := restore(m.State, files, cfg)
 		conns[c.target] = c
 	}
-	send(uc, message{})
+	// The mounts are ours now, whether or not the old keeper hears so.
+	if err := send(uc, message{}); err != nil {
+		cfg.Log.Warn("keeper: takeover: confirming to the old keeper", "err", err)
+	}
 	return run(cfg, ln, conns), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,8 @@ type Keeper struct {
 	once func(func())  // closes quit once
 	wg   sync.WaitGroup
 	done chan struct{} // closed when the keeper stopped (Close or handover)
+	// ending counts unmounted connections waiting for their end (release).
+	ending sync.WaitGroup
 
 	// mu guards conns and serialises mounts, unmounts and the handover.
 	mu    sync.Mutex
@@ -69,19 +72,40 @@ func Start(cfg Config) (*Keeper, error) {
 		c.Close()
 		return nil, fmt.Errorf("keeper: a keeper already listens on %s: take over from it instead", cfg.Socket)
 	}
-	os.Remove(cfg.Socket)
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: cfg.Socket, Net: "unixpacket"})
+	ln, err := listen(cfg.Socket)
+	if err != nil {
+		return nil, err
+	}
+	return run(cfg, ln, map[string]*conn{}), nil
+}
+
+// listen listens on a socket at path that is its owner's only (mode
+// 0600) from the moment it appears there: only root may talk to the
+// keeper, since List returns the memos. bind(2) creates the file with the
+// process's umask, and a chmod after it leaves a window; so the socket is
+// bound inside a fresh 0700 directory, restricted there, and renamed into
+// place (replacing a stale socket file atomically).
+func listen(path string) (*net.UnixListener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".keeper-")
+	if err != nil {
+		return nil, fmt.Errorf("keeper: a private directory to create the socket in: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: tmp, Net: "unixpacket"})
 	if err != nil {
 		return nil, fmt.Errorf("keeper: listening: %w", err)
 	}
 	ln.SetUnlinkOnClose(false) // the next keeper keeps listening on it
-	// Only root may talk to the keeper: List returns the memos, which may
-	// hold pod credentials.
-	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+	if err := os.Chmod(tmp, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("keeper: restricting the socket to its owner: %w", err)
 	}
-	return run(cfg, ln, map[string]*conn{}), nil
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("keeper: placing the socket at %s: %w", path, err)
+	}
+	return ln, nil
 }
 
 func run(cfg Config, ln *net.UnixListener, conns map[string]*conn) *Keeper {
@@ -119,15 +143,22 @@ func (k *Keeper) Close() error {
 	var errs []error
 	conns := k.conns
 	k.conns = map[string]*conn{}
-	if !k.handedOver {
+	handedOver := k.handedOver
+	if !handedOver {
 		for t := range conns {
 			errs = append(errs, unmount(t))
 		}
 	}
 	k.mu.Unlock()
 	for _, c := range conns {
-		c.wg.Wait()
+		if handedOver {
+			c.wg.Wait() // stopped by the handover
+			continue
+		}
+		k.ending.Add(1)
+		go func() { defer k.ending.Done(); c.release(endWait) }()
 	}
+	k.ending.Wait()
 	k.ln.Close()
 	k.finish()
 	return errors.Join(errs...)
@@ -172,42 +203,97 @@ func (k *Keeper) accept() {
 	}
 }
 
-// serveConn answers one control request.
+// controlTimeout bounds a control request, from its arrival to the end
+// of its answer (not a handover): a peer that says nothing, or reads
+// nothing, cannot hold a request goroutine (and Close) for ever.
+const controlTimeout = time.Minute
+
+// serveConn answers one control request of an allowed peer.
 func (k *Keeper) serveConn(c *net.UnixConn) {
 	defer c.Close()
+	if err := k.allow(c); err != nil {
+		k.cfg.Log.Warn("keeper: refused a control connection", "err", err)
+		sendWhole(c, message{Error: err.Error()})
+		return
+	}
+	c.SetDeadline(time.Now().Add(controlTimeout))
 	m, files, err := recv(c)
 	closeAll(files)
 	if err != nil {
+		k.cfg.Log.Warn("keeper: reading a control request", "err", err)
 		return
 	}
+	if m.Op == "handover" {
+		c.SetDeadline(time.Time{}) // bounded by the mounts it sends
+		k.handover(c, m.V)
+		return
+	}
+	if err := k.answer(c, m); err != nil {
+		k.cfg.Log.Warn("keeper: answering a control request", "op", m.Op, "target", m.Target, "err", err)
+	}
+}
+
+// answer serves request m on c.
+func (k *Keeper) answer(c *net.UnixConn, m message) error {
 	switch m.Op {
 	case "mount":
 		f, existing, err := k.mount(m.Target, m.Name, m.Memo, peerPID(c))
 		if err != nil {
-			send(c, message{Error: err.Error()})
-			return
+			return send(c, message{Error: err.Error()})
 		}
-		send(c, message{Existing: existing}, f)
-		f.Close()
+		defer f.Close()
+		return send(c, message{Existing: existing}, f)
 	case "memo":
-		if err := k.remember(m.Target, m.Memo); err != nil {
-			send(c, message{Error: err.Error()})
-			return
-		}
-		send(c, message{})
+		return k.reply(c, k.remember(m.Target, m.Memo))
 	case "unmount":
-		if err := k.unmount(m.Target); err != nil {
-			send(c, message{Error: err.Error()})
-			return
-		}
-		send(c, message{})
+		return k.reply(c, k.unmount(m.Target))
 	case "list":
-		send(c, message{Mounts: k.Mounts()})
-	case "handover":
-		k.handover(c)
-	default:
-		send(c, message{Error: fmt.Sprintf("unknown request %q", m.Op)})
+		return k.list(c, m.V)
 	}
+	return send(c, message{Error: fmt.Sprintf("keeper: unknown request %q (this keeper speaks control protocol %d)", m.Op, protocol)})
+}
+
+// reply answers a request whose only result is err.
+func (k *Keeper) reply(c *net.UnixConn, err error) error {
+	if err != nil {
+		return send(c, message{Error: err.Error()})
+	}
+	return send(c, message{})
+}
+
+// list streams the mounts, one message each, then the end. A protocol 1
+// client reads one message: it gets every mount in one, if that fits the
+// socket, else an error saying why.
+func (k *Keeper) list(c *net.UnixConn, version int) error {
+	ms := k.Mounts()
+	if version < 2 {
+		err := sendWhole(c, message{Mounts: ms})
+		if err == nil {
+			return nil
+		}
+		return errors.Join(err, sendWhole(c, message{Error: fmt.Sprintf("keeper: the list of %d mounts does not fit one message of control protocol 1, "+
+			"which the client speaks: upgrade it (protocol %d streams the list)", len(ms), protocol)}))
+	}
+	for i := range ms {
+		if err := send(c, message{Mount: &ms[i]}); err != nil {
+			return err
+		}
+	}
+	return send(c, message{End: true, Count: len(ms)})
+}
+
+// allow admits a control connection only from root or the keeper's own
+// user: List returns the memos, which may hold pod credentials. The
+// socket's mode says so too; this holds even if the mode were wrong.
+func (k *Keeper) allow(c *net.UnixConn) error {
+	cred, err := peerCred(c)
+	if err != nil {
+		return fmt.Errorf("keeper: refused: the peer's credentials: %w", err)
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
+		return fmt.Errorf("keeper: refused: uid %d (pid %d) is neither root nor the keeper's user", cred.Uid, cred.Pid)
+	}
+	return nil
 }
 
 // mount mounts target, or finds it mounted, and attaches a new server to
@@ -286,10 +372,24 @@ func (k *Keeper) unmount(target string) error {
 	if c == nil {
 		return unmountDead(target)
 	}
-	err := unmount(target)
-	c.wg.Wait()
-	return err
+	if err := unmount(target); err != nil {
+		k.mu.Lock()
+		if k.conns[target] == nil && !k.handedOver {
+			k.conns[target] = c // still mounted: still ours
+		}
+		k.mu.Unlock()
+		return err
+	}
+	k.ending.Add(1)
+	go func() { defer k.ending.Done(); c.release(endWait) }()
+	return nil
 }
+
+// endWait bounds how long an unmounted connection may live on before the
+// keeper aborts it. The kernel ends it at once when the unmounted mount was
+// its last; a copy in another mount namespace (a container runtime's,
+// another pod's) keeps it alive for good.
+const endWait = 2 * time.Second
 
 // watchdog drops servers that leave a request unanswered past HungAfter.
 func (k *Keeper) watchdog() {

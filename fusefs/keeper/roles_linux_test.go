@@ -52,6 +52,8 @@ func runRole() (int, bool) {
 		err = serverRole(ctx, os.Args[1:])
 	case "reader":
 		err = readerRole(ctx, os.Args[1:])
+	case "lister":
+		err = listerRole(os.Args[1])
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -86,6 +88,18 @@ func keeperRole(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 		return k.Close()
 	}
+}
+
+// listerRole: lister socket — lists the keeper's mounts and prints how
+// many, or the error.
+func listerRole(socket string) error {
+	ms, err := keeper.NewClient(socket).List()
+	if err != nil {
+		fmt.Println("error:", err)
+		return nil
+	}
+	fmt.Println("listed", len(ms))
+	return nil
 }
 
 // testFiles is the tree every test mount serves: two top-level files and a

@@ -4,16 +4,41 @@ package keeper
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
+// protocol is the version of the control protocol this package speaks.
+//
+// Version 1 (messages without "v") sent every message as one SEQPACKET
+// record, so a message larger than the socket's send buffer (~208 KiB by
+// default: ~61 realistic memos in a List, or one large memo) failed. Version
+// 2 sends a message too large for one record as parts, and List as one
+// message per mount and an end marker: no message size has a cliff.
+//
+// Compatibility during an upgrade, when old and new run side by side: a
+// version 2 reader reads version 1 records (a whole message, without
+// parts), so a new client understands an old keeper's answers and a new
+// keeper takes the mounts over from an old one. A new keeper answers an old
+// client's List whole, as version 1 did, or with an error naming the cause
+// when it does not fit; an old keeper cannot read a request sent in parts,
+// and the new client's error says to upgrade the keeper. A new keeper
+// refuses to hand over to an old one (it could not read the parts), with
+// an error the old one reports, before it gives anything away.
+const protocol = 2
+
 // message is one message of the control protocol: a JSON object per
-// SEQPACKET message, with file descriptors (SCM_RIGHTS) where noted.
+// SEQPACKET record, or, when it does not fit one record, its JSON split
+// over part records; file descriptors (SCM_RIGHTS) travel with its first
+// record.
 type message struct {
+	// V is the sender's protocol version; 0 is version 1.
+	V int `json:"v,omitempty"`
 	// Op is the request: "mount", "memo", "unmount", "list" or "handover".
 	Op     string `json:"op,omitempty"`
 	Target string `json:"target,omitempty"`
@@ -23,11 +48,21 @@ type message struct {
 	// Error is a failed request's reason.
 	Error string `json:"error,omitempty"`
 	// Existing: the mount was already held (a server restart).
-	Existing bool        `json:"existing,omitempty"`
-	Mounts   []MountInfo `json:"mounts,omitempty"`
-	// Count is the number of mounts a handover sends, one message each.
+	Existing bool `json:"existing,omitempty"`
+	// Mounts is a version 1 List answer: every mount in one message.
+	Mounts []MountInfo `json:"mounts,omitempty"`
+	// Mount is one mount of a streamed List answer; End ends the stream
+	// (Count says how many came).
+	Mount *MountInfo `json:"mount,omitempty"`
+	End   bool       `json:"end,omitempty"`
+	// Count is the number of mounts a handover sends, one message each, or
+	// a List stream sent.
 	Count int        `json:"count,omitempty"`
 	State *connState `json:"state,omitempty"`
+	// Part is a piece of the JSON of a message too large for one record;
+	// More says another part follows.
+	Part []byte `json:"part,omitempty"`
+	More bool   `json:"more,omitempty"`
 }
 
 // MountInfo describes a mount the keeper holds.
@@ -44,35 +79,136 @@ type MountInfo struct {
 	Memo []byte `json:"memo,omitempty"`
 }
 
-// maxControl bounds a control message (a handover's state of one mount).
-const maxControl = 8 << 20
+const (
+	// recordMax bounds a record this side sends: far below the default
+	// socket send buffer (net.core.wmem_default, 208 KiB), over which a
+	// SEQPACKET record fails with EMSGSIZE.
+	recordMax = 64 << 10
+	// partSize is the payload of one part record: base64 makes it 60 KiB.
+	partSize = 45 << 10
+	// maxControl bounds a whole message (a memo, a mount's handover
+	// state), so a broken peer cannot make the other side buffer without
+	// end.
+	maxControl = 64 << 20
+)
 
-// send writes m with files attached.
+// errPeerClosed is the end of a control connection before a whole answer.
+var errPeerClosed = errors.New("the other end closed the connection")
+
+// send writes m with files attached, in parts if it does not fit one
+// record.
 func send(c *net.UnixConn, m message, files ...*os.File) error {
+	m.V = protocol
 	b, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encoding %s message: %w", m.Op, err)
+		return fmt.Errorf("encoding a %s: %w", kind(m), err)
 	}
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = fdOf(f)
+	oob := rights(files)
+	if len(b) <= recordMax {
+		return writeRecord(c, b, oob, m)
+	}
+	if len(b) > maxControl {
+		return fmt.Errorf("a %s of %d bytes is over the %d-byte bound of a control message", kind(m), len(b), maxControl)
+	}
+	for off := 0; off < len(b); off += partSize {
+		end := min(off+partSize, len(b))
+		r, err := json.Marshal(message{V: protocol, Part: b[off:end], More: end < len(b)})
+		if err != nil {
+			return fmt.Errorf("encoding a part of a %s: %w", kind(m), err)
 		}
-		oob = unix.UnixRights(fds...)
-	}
-	if _, _, err := c.WriteMsgUnix(b, oob, nil); err != nil {
-		return fmt.Errorf("sending %s message: %w", m.Op, err)
+		if err := writeRecord(c, r, oob, m); err != nil {
+			return err
+		}
+		oob = nil // the files travel with the first part
 	}
 	return nil
 }
 
-// recv reads one message and the files that came with it.
+// sendWhole writes m as one record, as protocol version 1 peers read it.
+func sendWhole(c *net.UnixConn, m message) error {
+	m.V = protocol // unknown fields are ignored by version 1
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encoding a %s: %w", kind(m), err)
+	}
+	return writeRecord(c, b, nil, m)
+}
+
+func writeRecord(c *net.UnixConn, b, oob []byte, m message) error {
+	if _, _, err := c.WriteMsgUnix(b, oob, nil); err != nil {
+		return fmt.Errorf("sending a %s (%d bytes): %w", kind(m), len(b), err)
+	}
+	return nil
+}
+
+// kind names m in errors (never its content: a memo may hold credentials).
+func kind(m message) string {
+	switch {
+	case m.Op != "":
+		return m.Op + " request"
+	case m.State != nil:
+		return "handover state"
+	case m.Mount != nil:
+		return "listed mount"
+	}
+	return "control message"
+}
+
+func rights(files []*os.File) []byte {
+	if len(files) == 0 {
+		return nil
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = fdOf(f)
+	}
+	return unix.UnixRights(fds...)
+}
+
+// recv reads one message, joining its parts, and the files that came with
+// it. It reads records of protocol version 1 as well (whole messages).
 func recv(c *net.UnixConn) (message, []*os.File, error) {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	var (
+		files []*os.File
+		whole []byte
+	)
+	for {
+		m, got, err := readRecord(c, *bp)
+		files = append(files, got...)
+		if err != nil {
+			closeAll(files)
+			return message{}, nil, err
+		}
+		if whole == nil && m.Part == nil {
+			return m, files, nil
+		}
+		if m.Part == nil || len(whole)+len(m.Part) > maxControl {
+			closeAll(files)
+			return message{}, nil, fmt.Errorf("reading a control message: a broken part, or over %d bytes", maxControl)
+		}
+		whole = append(whole, m.Part...)
+		if m.More {
+			continue
+		}
+		var joined message
+		if err := json.Unmarshal(whole, &joined); err != nil {
+			closeAll(files)
+			return message{}, nil, fmt.Errorf("decoding a control message of %d bytes: %w", len(whole), err)
+		}
+		return joined, files, nil
+	}
+}
+
+// readRecord reads one record into buf and decodes it.
+func readRecord(c *net.UnixConn, buf []byte) (message, []*os.File, error) {
 	var m message
-	buf := make([]byte, maxControl)
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	if errors.Is(err, io.EOF) {
+		err = errPeerClosed
+	}
 	if err != nil {
 		return m, nil, fmt.Errorf("reading a control message: %w", err)
 	}
@@ -80,13 +216,21 @@ func recv(c *net.UnixConn) (message, []*os.File, error) {
 	if err != nil {
 		return m, nil, err
 	}
-	if n == 0 {
-		closeAll(files)
-		return m, nil, fmt.Errorf("reading a control message: %w", os.ErrClosed)
+	switch {
+	case n == 0:
+		err = fmt.Errorf("reading a control message: %w", errPeerClosed)
+	case flags&unix.MSG_TRUNC != 0:
+		err = fmt.Errorf("reading a control message: a record over %d bytes", len(buf))
+	case flags&unix.MSG_CTRUNC != 0:
+		err = errors.New("reading a control message: more file descriptors than expected")
+	default:
+		if jerr := json.Unmarshal(buf[:n], &m); jerr != nil {
+			err = fmt.Errorf("decoding a control message: %w", jerr)
+		}
 	}
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
+	if err != nil {
 		closeAll(files)
-		return m, nil, fmt.Errorf("decoding a control message: %w", err)
+		return message{}, nil, err
 	}
 	return m, files, nil
 }
@@ -129,14 +273,29 @@ func fdOf(f *os.File) int {
 // peerPID is the process at the other end of c, or 0 if it cannot be seen
 // from here (another PID namespace).
 func peerPID(c *net.UnixConn) int {
-	rc, err := c.SyscallConn()
+	cred, err := peerCred(c)
 	if err != nil {
 		return 0
 	}
-	var cred *unix.Ucred
-	rc.Control(func(fd uintptr) { cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
-	if cred == nil {
-		return 0
-	}
 	return int(cred.Pid)
+}
+
+// peerCred is the credentials of the process that connected c, as the
+// kernel recorded them at connect(2) (SO_PEERCRED).
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		cred *unix.Ucred
+		gerr error
+	)
+	if err := rc.Control(func(fd uintptr) { cred, gerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
+		return nil, err
+	}
+	if gerr != nil {
+		return nil, os.NewSyscallError("getsockopt SO_PEERCRED", gerr)
+	}
+	return cred, nil
 }
