@@ -287,7 +287,7 @@ func (c classes) Get(namespace, name string) (*kube.SecretProviderClass, error) 
 // nodeServer is the CSI node service over a Manager with backend.
 func nodeServer(t *testing.T, f *fixture, backend string) *csi.NodeServer {
 	t.Helper()
-	return csi.NewNodeServer(csi.Config{NodeID: "node-1", Backend: backend}, classes{f}, newManager(t, f, backend))
+	return csi.NewNodeServer(csi.Config{NodeID: "node-1", Backend: backend, CloudEnvDir: filepath.Dir(f.kv.CloudEnvFile())}, classes{f}, newManager(t, f, backend))
 }
 
 func publishRequest(f *fixture, target string) *csipb.NodePublishVolumeRequest {

@@ -34,7 +34,7 @@ func TestMountLeavesExistingDirectoryAsFound(t *testing.T) {
 				t.Fatal(err)
 			}
 			out, stop := start(t, "mount", "--spc", seed.spc, "--secrets", seed.secrets, "--target", target,
-				"--backend", backend, "--ca-file", kv.CAFile(), "--resolve", "test="+kv.Addr())
+				"--backend", backend, "--ca-file", kv.CAFile(), "--resolve", "test="+kv.Addr(), "--cloud-env-dir", filepath.Dir(kv.CloudEnvFile()))
 			waitFor(t, "mounted", func() bool { return strings.Contains(out.String(), "mounted 6 files") })
 			if b, err := os.ReadFile(filepath.Join(target, "db-password")); err != nil || string(b) != "demo-password-1" {
 				t.Errorf("db-password = %q, %v", b, err)
@@ -74,7 +74,7 @@ func TestMountRefusesRegularFileTarget(t *testing.T) {
 			}
 			t.Cleanup(func() { unix.Unmount(file, unix.MNT_DETACH) })
 			err := run(context.Background(), []string{"mount", "--spc", seed.spc, "--secrets", seed.secrets, "--target", file,
-				"--backend", backend, "--ca-file", kv.CAFile(), "--resolve", "test=" + kv.Addr()}, io.Discard)
+				"--backend", backend, "--ca-file", kv.CAFile(), "--resolve", "test=" + kv.Addr(), "--cloud-env-dir", filepath.Dir(kv.CloudEnvFile())}, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), "not a directory") {
 				t.Errorf("err = %v, want it to say not a directory", err)
 			}
