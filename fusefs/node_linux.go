@@ -364,6 +364,9 @@ func (f *fileNode) fetch(ctx context.Context) (*content, syscall.Errno) {
 	}
 	if err != nil {
 		errno := toErrno(err)
+		if f.optional && errno == syscall.ENOENT {
+			return nil, errno // a history entry that does not exist yet: not a failure
+		}
 		// The error text may carry vault output: log the class only.
 		log.Printf("fusefs: reading %q from the source failed: %v", f.path, errno)
 		return nil, errno
