@@ -53,7 +53,11 @@ func NewCredential(p *Params, pc PodCredentials, opts CredentialOptions) (azcore
 	if err != nil {
 		return nil, Identity{}, err
 	}
-	co := azcore.ClientOptions{Transport: opts.Transport, Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: p.Cloud.ActiveDirectoryEndpoint}}
+	// Token requests get the same per-try bound and retry limits as Key Vault
+	// requests, so a silent Entra endpoint cannot hold a publish (doc.go).
+	co := azcore.ClientOptions{Transport: opts.Transport,
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: p.Cloud.ActiveDirectoryEndpoint},
+		Retry: policy.RetryOptions{MaxRetries: maxRetries, TryTimeout: DefaultTryTimeout, RetryDelay: retryDelay, MaxRetryDelay: maxRetryDelay}}
 	var cred azcore.TokenCredential
 	switch {
 	case p.UseVMManagedIdentity:

@@ -145,6 +145,8 @@ func (n *Node) authenticate(ctx context.Context, p *vault.Params, pc vault.PodCr
 	if err != nil {
 		return nil, id, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, vault.DefaultDeadline)
+	defer cancel()
 	if _, err := cred.GetToken(ctx, vault.TokenRequestOptions(p)); err != nil {
 		return nil, id, fmt.Errorf("client %q of tenant %q could not get a token for vault %q: %w",
 			id.ClientID, id.TenantID, p.VaultName, errors.Join(vault.ErrAccessDenied, err))
