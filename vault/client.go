@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -93,20 +93,20 @@ func NewClient(vaultURL string, cred azcore.TokenCredential, opts ClientOptions)
 	}
 	c := &Client{vault: strings.SplitN(u.Hostname(), ".", 2)[0], deadline: cmp.Or(opts.Deadline, DefaultDeadline),
 		secretsGate: newChallengeGate(), keysGate: newChallengeGate(), certsGate: newChallengeGate()}
-	co := func(max int64, what string) azcore.ClientOptions {
+	co := func(max int64, what string, gate *challengeGate) azcore.ClientOptions {
 		return azcore.ClientOptions{
-			Transport: cappedTransporter{next: tr, max: max, what: what},
+			Transport: cappedTransporter{next: tr, max: max, what: what, gate: gate},
 			Retry: policy.RetryOptions{StatusCodes: retryStatusCodes, MaxRetries: maxRetries,
 				TryTimeout: cmp.Or(opts.TryTimeout, DefaultTryTimeout), RetryDelay: retryDelay, MaxRetryDelay: maxRetryDelay},
 		}
 	}
-	if c.secrets, err = azsecrets.NewClient(vaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co(MaxSecretResponseBytes, "a secret")}); err != nil {
+	if c.secrets, err = azsecrets.NewClient(vaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co(MaxSecretResponseBytes, "a secret", c.secretsGate)}); err != nil {
 		return nil, fmt.Errorf("secrets client for %q: %w", vaultURL, err)
 	}
-	if c.keys, err = azkeys.NewClient(vaultURL, cred, &azkeys.ClientOptions{ClientOptions: co(MaxKeyResponseBytes, "a key")}); err != nil {
+	if c.keys, err = azkeys.NewClient(vaultURL, cred, &azkeys.ClientOptions{ClientOptions: co(MaxKeyResponseBytes, "a key", c.keysGate)}); err != nil {
 		return nil, fmt.Errorf("keys client for %q: %w", vaultURL, err)
 	}
-	if c.certs, err = azcertificates.NewClient(vaultURL, cred, &azcertificates.ClientOptions{ClientOptions: co(MaxCertificateResponseBytes, "a certificate")}); err != nil {
+	if c.certs, err = azcertificates.NewClient(vaultURL, cred, &azcertificates.ClientOptions{ClientOptions: co(MaxCertificateResponseBytes, "a certificate", c.certsGate)}); err != nil {
 		return nil, fmt.Errorf("certificates client for %q: %w", vaultURL, err)
 	}
 	return c, nil
@@ -125,13 +125,19 @@ func clientTransport(t policy.Transporter) (policy.Transporter, error) {
 }
 
 // cappedTransporter refuses response bodies over max bytes (see capBody).
+// It also opens the client's challenge gate when a request goes out with a
+// token.
 type cappedTransporter struct {
 	next policy.Transporter
 	max  int64
 	what string
+	gate *challengeGate
 }
 
 func (c cappedTransporter) Do(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" {
+		c.gate.open()
+	}
 	resp, err := c.next.Do(req)
 	if err != nil {
 		return resp, err
@@ -143,53 +149,47 @@ func (c cappedTransporter) Do(req *http.Request) (*http.Response, error) {
 // Key Vault clients learn the vault's bearer challenge from a token-less first
 // request; calls started together before that each send one, so a cold
 // 50-object publish cost 50 challenges. With the gate the first call goes
-// alone, and once one call has got past the challenge the gate stays open for
-// good. A call that fails before that (no answer, 401) lets the next one try.
+// alone until the client sends a request carrying a token (the challenge is
+// learned: the transport opens the gate), and from then on every call goes at
+// once. The gate does not wait for that first call to end: a hung first call
+// must not hold back the others. A call that ends before a token went out
+// (no answer, a refused challenge) lets the next one try.
 type challengeGate struct {
-	open atomic.Bool
-	turn chan struct{} // holds a token while a call goes alone
+	once   sync.Once
+	opened chan struct{} // closed once a request went out with a token
+	turn   chan struct{} // holds a token while a call goes alone
 }
 
-func newChallengeGate() *challengeGate { return &challengeGate{turn: make(chan struct{}, 1)} }
+func newChallengeGate() *challengeGate {
+	return &challengeGate{opened: make(chan struct{}), turn: make(chan struct{}, 1)}
+}
 
-// through runs f, alone unless the gate is open, and opens the gate when f
-// got past the challenge.
+// open lets every call through from now on.
+func (g *challengeGate) open() { g.once.Do(func() { close(g.opened) }) }
+
+func (g *challengeGate) isOpen() bool {
+	select {
+	case <-g.opened:
+		return true
+	default:
+		return false
+	}
+}
+
+// through runs f, alone unless the gate is open or opens meanwhile.
 func through[T any](ctx context.Context, g *challengeGate, f func() (T, error)) (T, error) {
-	if g.open.Load() {
+	if g.isOpen() {
 		return f()
 	}
 	select {
 	case g.turn <- struct{}{}:
+		defer func() { <-g.turn }()
+	case <-g.opened:
 	case <-ctx.Done():
 		var zero T
 		return zero, fmt.Errorf("waiting for the first request to learn the vault's challenge: %w", ctx.Err())
 	}
-	if g.open.Load() { // opened while this call waited
-		<-g.turn
-		return f()
-	}
-	defer func() { <-g.turn }()
-	v, err := f()
-	if pastChallenge(err) {
-		g.open.Store(true)
-	}
-	return v, err
-}
-
-// pastChallenge reports whether a call that ended with err was answered by
-// the vault after authenticating: it succeeded, or failed with a status other
-// than 401 or with a 200 we refused.
-func pastChallenge(err error) bool {
-	var re *azcore.ResponseError
-	var ce contentError
-	var br badResponse
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &re):
-		return re.StatusCode != http.StatusUnauthorized
-	}
-	return errors.As(err, &ce) || errors.As(err, &br)
+	return f()
 }
 
 // badResponse is a 200 from the vault that is not a usable answer: no value,

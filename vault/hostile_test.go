@@ -331,3 +331,40 @@ func TestColdClientSendsOneChallenge(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
+
+// TestColdClientNotHeldByAHungFirstCall: the challenge gate lets a cold
+// client's first call go alone only until it sends its token; if the vault
+// then hangs on that call, the client's other calls still go (they used to
+// wait behind it until its deadline, so one hung object stalled a publish).
+func TestColdClientNotHeldByAHungFirstCall(t *testing.T) {
+	s := startWithSP(t)
+	s.SetSecret(kv, "first", "v", "")
+	s.SetSecret(kv, "second", "v", "")
+	p := params(t, s, nil, "objectName: first\nobjectType: secret", "objectName: second\nobjectType: secret")
+	c := spClient(t, s, p)
+	s.SetFault(emulator.Fault{Kind: emulator.FaultHang, Remaining: 1})
+	hung := make(chan error, 1)
+	go func() {
+		_, err := c.Fetch(ctx(t), p.Objects[0], "")
+		hung <- err
+	}()
+	for s.Count("GetSecret") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Fetch(ctx(t), p.Objects[1], "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("second fetch: %v", err)
+		}
+	case err := <-hung:
+		t.Fatalf("the hung first fetch ended (%v) before the second one", err)
+	}
+	if want := 1; s.Count("Challenge") != want {
+		t.Errorf("challenges = %d, want %d", s.Count("Challenge"), want)
+	}
+}
