@@ -208,11 +208,20 @@ func (k *Keeper) accept() {
 // nothing, cannot hold a request goroutine (and Close) for ever.
 const controlTimeout = time.Minute
 
+// refuseTimeout bounds the reading of a refused peer's request.
+const refuseTimeout = 5 * time.Second
+
 // serveConn answers one control request of an allowed peer.
 func (k *Keeper) serveConn(c *net.UnixConn) {
 	defer c.Close()
 	if err := k.allow(c); err != nil {
 		k.cfg.Log.Warn("keeper: refused a control connection", "err", err)
+		// Read the request first (bounded): closing a socket with unread
+		// data resets the peer, which then never reads why it was refused.
+		c.SetDeadline(time.Now().Add(refuseTimeout))
+		if _, files, err := recv(c); err == nil {
+			closeAll(files)
+		}
 		sendWhole(c, message{Error: err.Error()})
 		return
 	}
